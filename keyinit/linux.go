@@ -1,0 +1,124 @@
+package keyinit
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Kernel is the real Keyrings, calling keyctl(2) on the calling thread.
+type Kernel struct{}
+
+// ThreadCreds is the real Creds. It uses raw setresuid/setresgid system
+// calls, which change only the calling thread. unix.Setresuid and
+// syscall.Setresuid must not be used here: in a cgo build they go through
+// glibc, which applies the change to every thread of the host process.
+type ThreadCreds struct{}
+
+var (
+	_ Keyrings = Kernel{}
+	_ Creds    = ThreadCreds{}
+)
+
+func (Kernel) GetID(special int) (int, error) {
+	return unix.KeyctlGetKeyringID(special, false)
+}
+
+func (Kernel) JoinAnonymous() (int, error) {
+	// A NULL name makes an anonymous "_ses" keyring. unix.KeyctlJoinSessionKeyring("")
+	// would pass a pointer to "" and join a keyring *named* "".
+	r, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(int32(r)), nil
+}
+
+func (Kernel) Link(key, keyring int) error {
+	_, err := unix.KeyctlInt(unix.KEYCTL_LINK, key, keyring, 0, 0)
+	return err
+}
+
+func (Kernel) Unlink(key, keyring int) error {
+	_, err := unix.KeyctlInt(unix.KEYCTL_UNLINK, key, keyring, 0, 0)
+	return err
+}
+
+func (Kernel) Revoke(serial int) error {
+	_, err := unix.KeyctlInt(unix.KEYCTL_REVOKE, serial, 0, 0, 0)
+	return err
+}
+
+// Owner reads "type;uid;gid;perm;description" with KEYCTL_DESCRIBE into a
+// stack buffer.
+func (Kernel) Owner(serial int) (uint32, error) {
+	var buf [256]byte
+	n, err := unix.KeyctlBuffer(unix.KEYCTL_DESCRIBE, serial, buf[:], 0)
+	if err != nil {
+		return 0, err
+	}
+	if n > len(buf) {
+		n = len(buf)
+	}
+	f := bytes.SplitN(bytes.TrimRight(buf[:n], "\x00"), []byte(";"), 3)
+	if len(f) < 3 {
+		return 0, fmt.Errorf("unexpected key description %q", buf[:n])
+	}
+	uid, err := strconv.ParseUint(string(f[1]), 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("unexpected key description %q", buf[:n])
+	}
+	return uint32(uid), nil
+}
+
+// QuotaUse reads uid's line of /proc/key-users:
+// "  uid:  usage nkeys/nikeys qnkeys/maxkeys qnbytes/maxbytes".
+func (Kernel) QuotaUse(uid uint32) string {
+	f, err := os.Open("/proc/key-users")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	prefix := strconv.FormatUint(uint64(uid), 10) + ":"
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) == 5 && fields[0] == prefix {
+			return "uses " + fields[3] + " keys and " + fields[4] + " bytes"
+		}
+	}
+	return ""
+}
+
+func (ThreadCreds) Get() IDs {
+	var ids IDs
+	// getresuid/getresgid cannot fail with valid pointers.
+	unix.RawSyscall(sysGetresuid, uintptr(unsafe.Pointer(&ids.RUID)),
+		uintptr(unsafe.Pointer(&ids.EUID)), uintptr(unsafe.Pointer(&ids.SUID)))
+	unix.RawSyscall(sysGetresgid, uintptr(unsafe.Pointer(&ids.RGID)),
+		uintptr(unsafe.Pointer(&ids.EGID)), uintptr(unsafe.Pointer(&ids.SGID)))
+	return ids
+}
+
+func (ThreadCreds) SetUIDs(r, e, s uint32) error {
+	return rawSet(sysSetresuid, r, e, s)
+}
+
+func (ThreadCreds) SetGIDs(r, e, s uint32) error {
+	return rawSet(sysSetresgid, r, e, s)
+}
+
+func rawSet(trap uintptr, r, e, s uint32) error {
+	// uintptr(uint32) keeps Keep as (uid_t)-1 for the kernel.
+	_, _, errno := unix.RawSyscall(trap, uintptr(r), uintptr(e), uintptr(s))
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
