@@ -10,4 +10,7 @@ import (
 	"pam_keyinit_go/test/harness"
 )
 
-func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
+func TestMain(m *testing.M) {
+	runScenarioIfAsked()
+	os.Exit(harness.Main(m))
+}
