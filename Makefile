@@ -17,7 +17,7 @@ LDFLAGS  := -s -w -extldflags '-Wl,--version-script=$(CURDIR)/$(MAPFILE) -Wl,-z,
 # Debian packages the build, the tests and the demo use.
 DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux
 
-.PHONY: all deps test unit integration demo bench clean
+.PHONY: all deps test test-programs demo bench clean
 all: $(MODULE)
 
 $(MODULE): $(SOURCES)
@@ -33,10 +33,20 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-test: deps $(MODULE)
+# C programs the integration tests run (test/hosts/*.c -> build/test/*).
+TEST_PROGRAMS := $(patsubst test/hosts/%.c,build/test/%,$(wildcard test/hosts/*.c))
+build/test/%: test/hosts/%.c
+	@mkdir -p build/test
+	$(CC) -O2 -Wall -Wextra -pthread -o $@ $< -lpam
+test-programs: $(TEST_PROGRAMS)
+
+test: deps $(MODULE) test-programs
 	$(GO) vet ./...
 	$(GO) test -count=1 ./keyinit/...
 	$(GO) test -count=1 -p 1 -v ./test/...
+
+demo: deps $(MODULE)
+	bash examples/demo.sh
 
 clean:
 	rm -rf build/*.so build/*.h build/test build/test.log

@@ -1,0 +1,418 @@
+/* pamhost: reproduces how real PAM hosts fork and thread around the session
+ * calls, for test/hosts_test.go.
+ *
+ *   pamhost PATTERN SERVICE USER
+ *   pamhost threads SERVICE USER1,...,USER8 UID1,...,UID8
+ *
+ * PATTERN is systemd, sudo-b, sshd, login, early-fork or threads. It prints
+ * one "name: value" line per observation for the test to assert on, and
+ * waits for each forked child at most CHILD_DEADLINE seconds (a hung child
+ * is killed and reported as "timeout"). Exit status 0 means it ran to the end.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <glob.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <security/pam_appl.h>
+
+#define CHILD_DEADLINE 10
+#define KEYCTL_GET_KEYRING_ID 0
+#define KEYCTL_DESCRIBE 6
+#define KEY_SPEC_SESSION_KEYRING -3
+
+static const char *service, *user;
+
+static int no_conversation(int n, const struct pam_message **msg,
+			   struct pam_response **resp, void *data)
+{
+	(void)n; (void)msg; (void)resp; (void)data;
+	return PAM_CONV_ERR;
+}
+
+static struct pam_conv conv = { no_conversation, NULL };
+
+static void say(const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s: ", name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+/* The calling thread's session keyring serial (after the call under test:
+ * looking it up in a thread with none installs one). */
+static long session_serial(void)
+{
+	return syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0);
+}
+
+/* Writes "keyring;uid;gid;perm;name", "revoked" or "error N" into buf. */
+static void describe(long id, char *buf, size_t len)
+{
+	long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, buf, len);
+
+	if (n < 0)
+		snprintf(buf, len, errno == EKEYREVOKED ? "revoked" : "error %d", errno);
+	else
+		buf[len - 1] = '\0';
+}
+
+static void say_key(const char *name, long id)
+{
+	char d[256];
+
+	describe(id, d, sizeof(d));
+	say(name, "%ld %s", id, d);
+}
+
+static pam_handle_t *start(void)
+{
+	pam_handle_t *h = NULL;
+	int rc = pam_start(service, user, &conv, &h);
+
+	if (rc != PAM_SUCCESS) {
+		say("pam_start", "%d", rc);
+		exit(2);
+	}
+	return h;
+}
+
+/* Forks; the child runs f(h) and exits; the parent waits at most
+ * CHILD_DEADLINE seconds and reports how the child ended. */
+static void in_child(const char *name, void (*f)(pam_handle_t *), pam_handle_t *h)
+{
+	char label[64];
+	pid_t pid;
+	int status, waited;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		say(name, "fork failed: %s", strerror(errno));
+		exit(2);
+	}
+	if (pid == 0) {
+		f(h);
+		fflush(stdout);
+		_exit(0);
+	}
+	snprintf(label, sizeof(label), "%s exit", name);
+	for (waited = 0; waited < CHILD_DEADLINE * 100; waited++) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid) {
+			if (WIFEXITED(status))
+				say(label, "%d", WEXITSTATUS(status));
+			else
+				say(label, "signal %d", WTERMSIG(status));
+			return;
+		}
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	say(label, "timeout");
+}
+
+/* --- systemd: open in the parent; close, setcred(DELETE) and pam_end in the
+ * forked "(sd-pam)" child. */
+static void systemd_child(pam_handle_t *h)
+{
+	say("child close", "%d", pam_close_session(h, 0));
+	say("child setcred delete", "%d", pam_setcred(h, PAM_DELETE_CRED));
+	say("child end", "%d", pam_end(h, PAM_DATA_SILENT));
+}
+
+static void pattern_systemd(void)
+{
+	pam_handle_t *h = start();
+	long s;
+
+	say("parent setcred establish", "%d", pam_setcred(h, PAM_ESTABLISH_CRED));
+	say("parent open", "%d", pam_open_session(h, 0));
+	s = session_serial();
+	say_key("parent session", s);
+	in_child("child", systemd_child, h);
+	say_key("parent session after child", s);
+	say("parent end", "%d", pam_end(h, PAM_SUCCESS));
+}
+
+/* --- sudo -b: pam_start in the parent; open, close, pam_end in a child. */
+static void sudo_child(pam_handle_t *h)
+{
+	say("child open", "%d", pam_open_session(h, 0));
+	say("child close", "%d", pam_close_session(h, 0));
+	say("child end", "%d", pam_end(h, PAM_SUCCESS));
+}
+
+static void pattern_sudo_b(void)
+{
+	pam_handle_t *h = start();
+
+	in_child("child", sudo_child, h);
+	say("parent end", "%d", pam_end(h, PAM_SUCCESS));
+}
+
+/* --- sshd: authenticate in a forked child; setcred and open in the
+ * monitor; setcred(ESTABLISH) again in the post-auth child; close in the
+ * monitor. */
+static void sshd_auth_child(pam_handle_t *h)
+{
+	say("auth child authenticate", "%d", pam_authenticate(h, 0));
+}
+
+static void sshd_session_child(pam_handle_t *h)
+{
+	say("session child setcred establish", "%d", pam_setcred(h, PAM_ESTABLISH_CRED));
+	say_key("session child session", session_serial());
+}
+
+static void pattern_sshd(void)
+{
+	pam_handle_t *h = start();
+	long s;
+
+	in_child("auth child", sshd_auth_child, h);
+	say("parent setcred establish", "%d", pam_setcred(h, PAM_ESTABLISH_CRED));
+	say("parent open", "%d", pam_open_session(h, 0));
+	s = session_serial();
+	say_key("parent session", s);
+	in_child("session child", sshd_session_child, h);
+	say("parent close", "%d", pam_close_session(h, 0));
+	say_key("parent session after close", s);
+	say("parent end", "%d", pam_end(h, PAM_SUCCESS));
+}
+
+/* --- login, su, runuser, GDM: open in the parent; the child calls
+ * pam_end(PAM_DATA_SILENT) and would exec the shell; the parent closes. */
+static void login_child(pam_handle_t *h)
+{
+	say("child end", "%d", pam_end(h, PAM_DATA_SILENT));
+	say_key("child session", session_serial());
+}
+
+static void pattern_login(void)
+{
+	pam_handle_t *h = start();
+	long s;
+
+	say("parent setcred establish", "%d", pam_setcred(h, PAM_ESTABLISH_CRED));
+	say("parent open", "%d", pam_open_session(h, 0));
+	s = session_serial();
+	say_key("parent session", s);
+	in_child("child", login_child, h);
+	say("parent close", "%d", pam_close_session(h, 0));
+	say_key("parent session after close", s);
+	say("parent end", "%d", pam_end(h, PAM_SUCCESS));
+}
+
+/* --- early fork: a child forked right after pam_start (module loaded)
+ * starts its own handle and opens; the parent then works as usual. */
+static void early_child(pam_handle_t *parent)
+{
+	pam_handle_t *h = NULL;
+
+	(void)parent;
+	say("child start", "%d", pam_start(service, user, &conv, &h));
+	say("child open", "%d", pam_open_session(h, 0));
+	say("child close", "%d", pam_close_session(h, 0));
+	say("child end", "%d", pam_end(h, PAM_SUCCESS));
+}
+
+static void pattern_early_fork(void)
+{
+	pam_handle_t *h = start();
+	long s;
+
+	in_child("child", early_child, h);
+	say("parent open", "%d", pam_open_session(h, 0));
+	s = session_serial();
+	say_key("parent session", s);
+	say("parent close", "%d", pam_close_session(h, 0));
+	say_key("parent session after close", s);
+	say("parent end", "%d", pam_end(h, PAM_SUCCESS));
+}
+
+/* --- threads: THREADS threads each run ROUNDS full transactions at once. */
+#define THREADS 8
+#define ROUNDS 50
+
+/* Thread i runs its transactions for user i: one user's key quota (200 keys)
+ * would otherwise be exhausted by 400 keyrings made faster than the kernel's
+ * deferred garbage collector frees the revoked ones. */
+struct worker_arg {
+	char user[64];
+	char owner[64];  /* "keyring;UID;" */
+};
+
+static pthread_barrier_t done_barrier, checked_barrier;
+static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
+static int failed_calls, not_new, not_users, ids_changed, not_revoked;
+
+static void count(int *counter)
+{
+	pthread_mutex_lock(&count_lock);
+	(*counter)++;
+	pthread_mutex_unlock(&count_lock);
+}
+
+static void check_ids(void)
+{
+	uid_t r, e, s;
+	gid_t rg, eg, sg;
+
+	getresuid(&r, &e, &s);
+	getresgid(&rg, &eg, &sg);
+	if (r || e || s || rg || eg || sg)
+		count(&ids_changed);
+}
+
+static void *worker(void *p)
+{
+	const struct worker_arg *arg = p;
+	long previous = 0;
+	int i;
+
+	for (i = 0; i < ROUNDS; i++) {
+		pam_handle_t *h = NULL;
+		char d[256];
+		long s;
+
+		if (pam_start(service, arg->user, &conv, &h) != PAM_SUCCESS) {
+			count(&failed_calls);
+			continue;
+		}
+		if (pam_open_session(h, 0) != PAM_SUCCESS)
+			count(&failed_calls);
+		check_ids();
+		s = session_serial();
+		describe(s, d, sizeof(d));
+		if (s == previous)
+			count(&not_new);
+		if (strncmp(d, arg->owner, strlen(arg->owner)) != 0)
+			count(&not_users);
+		previous = s;
+		if (pam_close_session(h, 0) != PAM_SUCCESS)
+			count(&failed_calls);
+		check_ids();
+		describe(s, d, sizeof(d));
+		if (strcmp(d, "revoked") != 0)
+			count(&not_revoked);
+		pam_end(h, PAM_SUCCESS);
+	}
+	/* Stay alive until the main thread has read every thread's ids. */
+	pthread_barrier_wait(&done_barrier);
+	pthread_barrier_wait(&checked_barrier);
+	return NULL;
+}
+
+/* Whether the Uid and Gid lines of every thread in /proc/self/task match. */
+static int tasks_ids_equal(int *tasks)
+{
+	char first[512] = "", line[256];
+	glob_t g;
+	size_t i;
+	int equal = 1;
+
+	if (glob("/proc/self/task/*/status", 0, NULL, &g) != 0)
+		return 0;
+	*tasks = (int)g.gl_pathc;
+	for (i = 0; i < g.gl_pathc; i++) {
+		char ids[512] = "";
+		FILE *f = fopen(g.gl_pathv[i], "r");
+
+		if (f == NULL)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "Uid:", 4) || !strncmp(line, "Gid:", 4))
+				strncat(ids, line, sizeof(ids) - strlen(ids) - 1);
+		fclose(f);
+		if (i == 0)
+			strcpy(first, ids);
+		else if (strcmp(first, ids) != 0)
+			equal = 0;
+	}
+	globfree(&g);
+	return equal;
+}
+
+static void pattern_threads(char *users, char *uids)
+{
+	static struct worker_arg args[THREADS];
+	pthread_t t[THREADS];
+	char *u_save = NULL, *id_save = NULL;
+	int i, tasks = 0;
+
+	for (i = 0; i < THREADS; i++) {
+		char *u = strtok_r(i ? NULL : users, ",", &u_save);
+		char *id = strtok_r(i ? NULL : uids, ",", &id_save);
+
+		if (u == NULL || id == NULL) {
+			fprintf(stderr, "pamhost: threads needs %d users and %d uids\n", THREADS, THREADS);
+			exit(2);
+		}
+		snprintf(args[i].user, sizeof(args[i].user), "%s", u);
+		snprintf(args[i].owner, sizeof(args[i].owner), "keyring;%s;", id);
+	}
+	pthread_barrier_init(&done_barrier, NULL, THREADS + 1);
+	pthread_barrier_init(&checked_barrier, NULL, THREADS + 1);
+	for (i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, worker, &args[i]);
+	pthread_barrier_wait(&done_barrier);
+	say("tasks ids equal", "%s", tasks_ids_equal(&tasks) ? "yes" : "no");
+	say("tasks", "%d", tasks);
+	pthread_barrier_wait(&checked_barrier);
+	for (i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	say("transactions", "%d", THREADS * ROUNDS);
+	say("failed calls", "%d", failed_calls);
+	say("keyring not new", "%d", not_new);
+	say("keyring not the user's", "%d", not_users);
+	say("ids changed", "%d", ids_changed);
+	say("not revoked", "%d", not_revoked);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: pamhost systemd|sudo-b|sshd|login|early-fork SERVICE USER\n"
+				"       pamhost threads SERVICE USER1,...,USER8 UID1,...,UID8\n");
+		return 2;
+	}
+	service = argv[2];
+	user = argv[3];
+	if (!strcmp(argv[1], "systemd"))
+		pattern_systemd();
+	else if (!strcmp(argv[1], "sudo-b"))
+		pattern_sudo_b();
+	else if (!strcmp(argv[1], "sshd"))
+		pattern_sshd();
+	else if (!strcmp(argv[1], "login"))
+		pattern_login();
+	else if (!strcmp(argv[1], "early-fork"))
+		pattern_early_fork();
+	else if (!strcmp(argv[1], "threads") && argc == 5)
+		pattern_threads(argv[3], argv[4]);
+	else {
+		fprintf(stderr, "pamhost: unknown pattern %s\n", argv[1]);
+		return 2;
+	}
+	say("done", "yes");
+	return 0;
+}
