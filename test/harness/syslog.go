@@ -95,6 +95,14 @@ func Main(m *testing.M) int {
 		}
 		return 0
 	}
+	// One test run at a time per machine: runs own /dev/log in turn, and
+	// share the machine's key quotas and PAM configuration.
+	if lock, err := os.OpenFile("/run/lock/pam_keyinit_go-tests.lock", os.O_CREATE|os.O_RDWR, 0o600); err == nil {
+		defer lock.Close()
+		if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+			fmt.Fprintln(os.Stderr, "harness: cannot lock out other test runs:", err)
+		}
+	}
 	s, cleanup, err := listenDevLog()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "harness: no syslog capture, log assertions will fail:", err)
@@ -113,6 +121,7 @@ func listenDevLog() (*Syslog, func(), error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		os.Chmod(devLog, 0o666) // children run as other users log too, as with syslogd's socket
 		return newSyslog(conn, devLog), func() { conn.Close(); os.Remove(devLog) }, nil
 	}
 	dir, err := os.MkdirTemp("", "kig-syslog")
@@ -125,6 +134,7 @@ func listenDevLog() (*Syslog, func(), error) {
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
+	os.Chmod(path, 0o666) // children run as other users log too, as with syslogd's socket
 	if err := unix.Mount(path, devLog, "", unix.MS_BIND, ""); err != nil {
 		conn.Close()
 		os.RemoveAll(dir)
