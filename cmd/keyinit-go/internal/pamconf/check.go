@@ -1,0 +1,177 @@
+package pamconf
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"pam_keyinit_go/keyinit"
+)
+
+// Checker finds problems in the keyinit lines of a loaded service.
+type Checker struct {
+	ModuleDir string                 // the system PAM module directory
+	Exists    func(path string) bool // whether a module file exists
+}
+
+// Check returns the findings for svc's pam_keyinit.so and pam_keyinit_go.so
+// lines (findings about the files themselves come from Loader.Load).
+func (c Checker) Check(svc Service) []Finding {
+	var fs []Finding
+	for _, e := range svc.Entries {
+		if !IsKeyinit(e.Module) {
+			continue
+		}
+		fs = append(fs, unknownOptions(e)...)
+		fs = append(fs, wrongStack(e)...)
+		fs = append(fs, c.moduleMissing(e)...)
+		fs = append(fs, sharedHost(svc.Name, e)...)
+	}
+	for _, typ := range []string{"auth", "session"} {
+		fs = append(fs, stackOrder(svc.Name, svc.Stack(typ))...)
+	}
+	return fs
+}
+
+func unknownOptions(e Entry) []Finding {
+	o := keyinit.ParseOptions(e.Args)
+	if len(o.Unknown) == 0 {
+		return nil
+	}
+	q := make([]string, len(o.Unknown))
+	for i, a := range o.Unknown {
+		q[i] = fmt.Sprintf("%q", a)
+	}
+	return []Finding{{Pos: e.Pos, Severity: Error, Code: CodeUnknownOption,
+		Message: fmt.Sprintf("unknown %s %s for %s: the module ignores %s (options match exactly); valid options are debug, force and revoke",
+			plural(len(q), "option", "options"), strings.Join(q, ", "), path.Base(e.Module), plural(len(q), "it", "them"))}}
+}
+
+// wrongStack: the modules provide authenticate (returns PAM_IGNORE), setcred,
+// open_session and close_session, nothing for account or password.
+func wrongStack(e Entry) []Finding {
+	name := path.Base(e.Module)
+	switch e.Type {
+	case "session":
+		return nil
+	case "auth":
+		return []Finding{{Pos: e.Pos, Severity: Warning, Code: CodeWrongStack,
+			Message: fmt.Sprintf("%s in the auth stack acts only in pam_setcred (ESTABLISH_CRED makes the keyring, DELETE_CRED revokes it) and not at all in pam_authenticate; "+
+				"for a session keyring per session, list it as \"session optional %s ...\"", name, name)}}
+	}
+	hook := map[string]string{"account": "pam_sm_acct_mgmt", "password": "pam_sm_chauthtok"}[e.Type]
+	if failsOnModuleUnknown(e.Control) {
+		return []Finding{{Pos: e.Pos, Severity: Error, Code: CodeWrongStack,
+			Message: fmt.Sprintf("%s has no %s: libpam returns PAM_MODULE_UNKNOWN for it and control %q fails every %s call of this service; remove the line or move it to the session stack",
+				name, hook, e.Control, e.Type)}}
+	}
+	return []Finding{{Pos: e.Pos, Severity: Warning, Code: CodeWrongStack,
+		Message: fmt.Sprintf("%s has no %s: this %s line does nothing; remove it or move it to the session stack", name, hook, e.Type)}}
+}
+
+func (c Checker) moduleMissing(e Entry) []Finding {
+	file := ModuleFile(e.Module, c.ModuleDir)
+	if c.Exists(file) {
+		return nil
+	}
+	if e.Silent {
+		return []Finding{{Pos: e.Pos, Severity: Warning, Code: CodeModuleMissing,
+			Message: fmt.Sprintf("module file %s does not exist: libpam skips this \"-%s\" line quietly, so sessions get no keyring from it", file, e.Type)}}
+	}
+	effect := "sessions get no keyring from it"
+	if failsOnModuleUnknown(e.Control) {
+		effect = fmt.Sprintf("under control %q every %s call of the service fails (PAM_MODULE_UNKNOWN)", e.Control, e.Type)
+	}
+	return []Finding{{Pos: e.Pos, Severity: Error, Code: CodeModuleMissing,
+		Message: fmt.Sprintf("module file %s does not exist: libpam logs \"unable to dlopen\" and %s; "+
+			"install it ('make install' for pam_keyinit_go.so, package libpam-modules for pam_keyinit.so) or fix the path", file, effect)}}
+}
+
+// sharedHost: services whose host keeps or reuses its process need force and
+// revoke (see SharedHostServices).
+func sharedHost(service string, e Entry) []Finding {
+	if e.Type != "session" || !IsSharedHost(service) {
+		return nil
+	}
+	o := keyinit.ParseOptions(e.Args)
+	var fs []Finding
+	if !o.Revoke {
+		fs = append(fs, Finding{Pos: e.Pos, Severity: Warning, Code: CodeNoRevoke, Service: service,
+			Message: fmt.Sprintf("service %s: no \"revoke\": the session keyring outlives the session in the host process and in processes left behind (add revoke, as Debian does for sshd and login)", service)})
+	}
+	if !o.Force {
+		fs = append(fs, Finding{Pos: e.Pos, Severity: Warning, Code: CodeNoForce, Service: service,
+			Message: fmt.Sprintf("service %s: no \"force\": if the host process already has a session keyring (systemd gives services one), the user's session keeps the host's keyring (add force)", service)})
+	}
+	return fs
+}
+
+// stackOrder checks the order of one type's flattened stack: keyinit lines
+// after modules that add keys, and more than one keyinit line.
+func stackOrder(service string, stack []Entry) []Finding {
+	var fs []Finding
+	var first *Entry
+	for i := range stack {
+		e := stack[i]
+		if !IsKeyinit(e.Module) {
+			continue
+		}
+		for _, prev := range stack[:i] {
+			if why, ok := KeyModules[path.Base(prev.Module)]; ok {
+				fs = append(fs, Finding{Pos: e.Pos, Severity: Warning, Code: CodeAfterKeys, Service: service,
+					Message: fmt.Sprintf("service %s: %s comes after %s (%s), which %s; the new session keyring will not hold those keys: move the keyinit line above it",
+						service, path.Base(e.Module), path.Base(prev.Module), prev.Pos, why)})
+			}
+		}
+		if first == nil {
+			first = &stack[i]
+			continue
+		}
+		if path.Base(first.Module) != path.Base(e.Module) {
+			fs = append(fs, Finding{Pos: e.Pos, Severity: Error, Code: CodeBothModules, Service: service,
+				Message: fmt.Sprintf("service %s: both pam_keyinit.so and pam_keyinit_go.so in the %s stack (the other at %s): with force the second replaces the first one's keyring, without it does nothing; keep only pam_keyinit_go.so",
+					service, e.Type, first.Pos)})
+		} else {
+			fs = append(fs, Finding{Pos: e.Pos, Severity: Warning, Code: CodeDuplicate, Service: service,
+				Message: fmt.Sprintf("service %s: %s is already in the %s stack at %s; this line makes no keyring of its own (harmless, as in Debian's runuser-l): keep one line so the stack says what it does",
+					service, path.Base(e.Module), e.Type, first.Pos)})
+		}
+	}
+	return fs
+}
+
+// failsOnModuleUnknown says whether a control turns PAM_MODULE_UNKNOWN (a
+// module without the hook) into a failure of the stack.
+func failsOnModuleUnknown(control string) bool {
+	switch control {
+	case "required", "requisite":
+		return true
+	case "sufficient", "optional":
+		return false
+	}
+	// "[value=action ...]": module_unknown's action, else default's; libpam
+	// makes values that are not given "bad".
+	action := "bad"
+	for _, kv := range strings.Fields(strings.Trim(control, "[]")) {
+		k, v, _ := strings.Cut(kv, "=")
+		switch strings.ToLower(k) {
+		case "module_unknown":
+			return isFailure(v)
+		case "default":
+			action = v
+		}
+	}
+	return isFailure(action)
+}
+
+func isFailure(action string) bool {
+	a := strings.ToLower(action)
+	return a == "bad" || a == "die"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,146 @@
+package pamconf
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const fixtures = "../../testdata"
+
+// fixtureFindings loads and checks one fixture service; findings come back
+// as "base:line severity code".
+func fixtureFindings(t *testing.T, service string) ([]string, []Finding) {
+	t.Helper()
+	dir := filepath.Join(fixtures, "pam.d")
+	l := Loader{Dir: dir, ReadFile: os.ReadFile}
+	svc, fs := l.Load(service, filepath.Join(dir, service))
+	c := Checker{ModuleDir: filepath.Join(fixtures, "modules"), Exists: func(p string) bool {
+		_, err := os.Stat(p)
+		return err == nil
+	}}
+	fs = Tidy(append(fs, c.Check(svc)...))
+	var got []string
+	for _, f := range fs {
+		got = append(got, fmt.Sprintf("%s:%d %s %s", filepath.Base(f.Pos.File), f.Pos.Line, f.Severity, f.Code))
+	}
+	return got, fs
+}
+
+func TestFixtures(t *testing.T) {
+	for service, want := range map[string][]string{
+		"sshd":         nil,
+		"only-session": nil,
+		"login":        {"login:2 warning no-revoke"},
+		"gdm-password": {"gdm-password:3 warning no-force", "gdm-password:3 warning no-revoke"},
+		"typo":         {"typo:1 error unknown-option"},
+		"stacks": {
+			"stacks:1 warning wrong-stack",
+			"stacks:2 error wrong-stack",
+			"stacks:3 warning wrong-stack",
+			"stacks:4 warning wrong-stack",
+			"stacks:5 error wrong-stack",
+		},
+		"missing-required": {"missing-required:1 error module-missing"},
+		"missing-silent":   {"missing-silent:1 warning module-missing"},
+		"after-krb5":       {"after-krb5:3 warning after-key-module", "after-krb5:3 warning after-key-module"},
+		"both":             {"keyinit-go-session:1 error c-and-go"},
+		"dup":              {"keyinit-go-session:1 warning duplicate"},
+		"syntax": {
+			"syntax:1 error syntax",
+			"syntax:2 error syntax",
+			"syntax:3 error unknown-option",
+			"syntax:6 error syntax",
+		},
+		"loop":            {"loop:2 error include"},
+		"include-missing": {"include-missing:1 error include"},
+	} {
+		t.Run(service, func(t *testing.T) {
+			got, _ := fixtureFindings(t, service)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("findings = %q; want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestFindingMessages checks that messages name what is wrong and what to do.
+func TestFindingMessages(t *testing.T) {
+	for _, tc := range []struct {
+		service string
+		parts   []string
+	}{
+		{"typo", []string{`unknown options "revoke=yes", "Debug"`, "ignores them", "pam_keyinit_go.so", "valid options are debug, force and revoke"}},
+		{"stacks", []string{"pam_sm_acct_mgmt", `control "required" fails every account call`}},
+		{"missing-required", []string{"/nonexistent/security/pam_keyinit_go.so does not exist", `under control "required" every session call`}},
+		{"missing-silent", []string{"skips this \"-session\" line quietly"}},
+		{"after-krb5", []string{"service after-krb5: pam_keyinit_go.so comes after pam_krb5.so (" + fixtures + "/pam.d/after-krb5:1)"}},
+		{"after-krb5", []string{"after pam_fscrypt.so (" + fixtures + "/pam.d/krb5-session:2)"}},
+		{"both", []string{"service both", "(the other at " + fixtures + "/pam.d/both:1)", "keep only pam_keyinit_go.so"}},
+		{"login", []string{"service login", `no "revoke"`}},
+		{"loop", []string{"includes itself"}},
+		{"include-missing", []string{"no-such-file", "create it or remove the line"}},
+		{"syntax", []string{`unknown control "maybe"`}},
+		{"syntax", []string{`unknown option "bogus"`}},
+	} {
+		_, fs := fixtureFindings(t, tc.service)
+		found := false
+		for _, f := range fs {
+			ok := true
+			for _, p := range tc.parts {
+				ok = ok && strings.Contains(f.Message, p)
+			}
+			found = found || ok
+		}
+		if !found {
+			t.Errorf("%s: no finding says all of %q; got %v", tc.service, tc.parts, fs)
+		}
+	}
+}
+
+func TestIncludeTypes(t *testing.T) {
+	dir := filepath.Join(fixtures, "pam.d")
+	svc, fs := Loader{Dir: dir, ReadFile: os.ReadFile}.Load("sshd", filepath.Join(dir, "sshd"))
+	if len(fs) != 0 {
+		t.Fatalf("findings %v", fs)
+	}
+	// @include takes every type: 3 auth lines, then session lines in order.
+	if n := len(svc.Stack("auth")); n != 3 {
+		t.Errorf("auth stack has %d lines; want the 3 of common-auth", n)
+	}
+	var mods []string
+	for _, e := range svc.Stack("session") {
+		mods = append(mods, e.Module)
+	}
+	want := []string{"pam_loginuid.so", "pam_keyinit_go.so", "pam_permit.so", "pam_deny.so", "pam_permit.so", "pam_unix.so"}
+	if !reflect.DeepEqual(mods, want) {
+		t.Errorf("session stack = %q; want %q", mods, want)
+	}
+	last := svc.Stack("session")[5]
+	if len(last.Via) != 1 || last.Via[0].Line != 5 || last.Pos.Line != 4 {
+		t.Errorf("common-session:4 reached via %v; want sshd:5", last.Via)
+	}
+	// "session include" keeps only session lines.
+	svc, _ = Loader{Dir: dir, ReadFile: os.ReadFile}.Load("only-session", filepath.Join(dir, "only-session"))
+	if len(svc.Entries) != 1 || svc.Entries[0].Pos.Line != 6 {
+		t.Errorf("only-session entries = %+v; want stacks:6 only", svc.Entries)
+	}
+}
+
+func TestTidyAndCount(t *testing.T) {
+	a := Finding{Pos: Pos{"b", 2}, Severity: Warning, Code: "x", Message: "m"}
+	b := Finding{Pos: Pos{"a", 9}, Severity: Error, Code: "y", Message: "m"}
+	got := Tidy([]Finding{a, b, a})
+	if !reflect.DeepEqual(got, []Finding{b, a}) {
+		t.Errorf("Tidy = %v", got)
+	}
+	if e, w := Count(got); e != 1 || w != 1 {
+		t.Errorf("Count = %d, %d", e, w)
+	}
+	if s := b.String(); s != "a:9: error: m [y]" {
+		t.Errorf("String = %q", s)
+	}
+}

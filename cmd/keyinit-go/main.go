@@ -1,0 +1,70 @@
+// Command keyinit-go shows admins what a PAM service does to session
+// keyrings: "try" runs a real session open and close and shows the session
+// keyring before, between and after; "check" reads pam.d files and reports
+// problems with their pam_keyinit lines; "status" shows the kernel's keyring
+// support, quotas and the caller's session keyring.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0 // as hoped
+	exitFindings = 1 // try: not the user's own keyring; check: errors; status: no keyrings
+	exitUsage    = 2 // bad arguments or the command could not run
+)
+
+func init() {
+	// The whole run stays on one OS thread: the session keyring that "try"
+	// shows after the open lives in the credentials of the thread that
+	// called pam_open_session, and only that thread may look at it.
+	runtime.LockOSThread()
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "try":
+		return runTry(args[1:], stdout, stderr)
+	case "check":
+		return runCheck(args[1:], stdout, stderr)
+	case "status":
+		return runStatus(args[1:], stdout, stderr)
+	case childCommand:
+		return runChild(stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "keyinit-go: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+const usage = `keyinit-go: what PAM services do to session keyrings (pam_keyinit.so, pam_keyinit_go.so)
+
+Usage:
+  keyinit-go try [--json] [--conf-dir DIR] SERVICE USER
+        open and close a real session of SERVICE for USER and show the session
+        keyring before, after open and after close, with a verdict
+  keyinit-go check [--json] [--strict] [FILE|SERVICE...]
+        read pam.d files (all of /etc/pam.d by default), following includes, and
+        report problems with their pam_keyinit lines as file:line findings
+  keyinit-go status [--json]
+        kernel keyring support, kernel.keys.* settings, key use per uid and the
+        caller's session keyring
+
+Run "keyinit-go COMMAND --help" for the options of a command.
+Exit codes: 0 fine, 1 findings (see each command), 2 bad usage or could not run.
+`
