@@ -11,18 +11,25 @@ DESTDIR  ?=
 MODULE   := build/pam_keyinit_go.so
 MAPFILE  := build/pam_keyinit_go.map
 SOURCES  := $(wildcard pam/*.go pam/*.c pam/*.h keyinit/*.go) go.mod go.sum $(MAPFILE)
+TOOL     := build/keyinit-go
+TOOL_SOURCES := $(wildcard cmd/keyinit-go/*.go cmd/keyinit-go/internal/*/*.go keyinit/*.go) go.mod go.sum
 # -z now/relro: a security module resolves its symbols at load and keeps its GOT read-only.
 LDFLAGS  := -s -w -extldflags '-Wl,--version-script=$(CURDIR)/$(MAPFILE) -Wl,-z,relro,-z,now'
 
 # Debian packages the build, the tests and the demo use.
-DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux
+DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux pkg-config man-db groff-base
 
-.PHONY: all deps test test-programs demo bench clean
-all: $(MODULE)
+.PHONY: all deps test test-programs fuzz demo bench clean keyinit-go
+all: $(MODULE) $(TOOL)
 
 $(MODULE): $(SOURCES)
 	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath -ldflags "$(LDFLAGS)" -o $@ ./pam
 	rm -f build/pam_keyinit_go.h
+
+# The companion command: what a PAM service does to keyrings (cmd/keyinit-go).
+keyinit-go: $(TOOL)
+$(TOOL): $(TOOL_SOURCES)
+	CGO_ENABLED=1 $(GO) build -trimpath -o $@ ./cmd/keyinit-go
 
 # Installs the missing Debian packages (needs root when any are missing).
 deps:
@@ -40,13 +47,91 @@ build/test/%: test/hosts/%.c
 	$(CC) -O2 -Wall -Wextra -pthread -o $@ $< -lpam
 test-programs: $(TEST_PROGRAMS)
 
-test: deps $(MODULE) test-programs
+# The module with a test-only panic hook (pam/panic_hook_kigtestpanic.go):
+# never installed, used by test/faults_test.go.
+PANIC_MODULE := build/test/pam_keyinit_go_panic.so
+$(PANIC_MODULE): $(SOURCES)
+	@mkdir -p build/test
+	CGO_ENABLED=1 $(GO) build -tags kigtestpanic -buildmode=c-shared -trimpath -ldflags "$(LDFLAGS)" -o $@ ./pam
+	rm -f build/test/pam_keyinit_go_panic.h
+
+# Runs each fuzz target of keyinit/ for a short fixed time.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseOptions$$' -fuzztime $(FUZZTIME) ./keyinit
+	$(GO) test -run '^$$' -fuzz '^FuzzSessionStateMachine$$' -fuzztime $(FUZZTIME) ./keyinit
+
+test: deps $(MODULE) $(TOOL) test-programs $(PANIC_MODULE)
 	$(GO) vet ./...
 	$(GO) test -count=1 ./keyinit/...
-	$(GO) test -count=1 -p 1 -v ./test/...
+	$(MAKE) fuzz
+	$(GO) test -count=1 -p 1 -v ./test/... ./cmd/...
 
 demo: deps $(MODULE)
 	bash examples/demo.sh
 
+# Benchmark against pam_keyinit.so, pam_permit.so and a bare Go module
+# (test/bench/run.sh prints the table; needs root, takes about a minute).
+BENCH_DRIVER := build/bench/bench
+BARE_MODULE  := build/bench/pam_bare_go.so
+$(BENCH_DRIVER): test/bench/bench.c
+	@mkdir -p build/bench
+	$(CC) -O2 -Wall -Wextra -o $@ $< -lpam
+# Built with the module's own linker flags, so only our code differs.
+$(BARE_MODULE): $(wildcard test/bench/bare/*.go) go.mod $(MAPFILE)
+	@mkdir -p build/bench
+	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath -ldflags "$(LDFLAGS)" -o $@ ./test/bench/bare
+	rm -f build/bench/pam_bare_go.h
+bench: deps $(MODULE) $(BENCH_DRIVER) $(BARE_MODULE)
+	GO=$(GO) test/bench/run.sh
+
+# --- install, uninstall, Debian package ------------------------------------
+# libpam loads modules from its own directory whatever PREFIX is, so the
+# module goes where the installed libpam looks: <libdir of pam.pc>/security
+# (on Debian /lib/<multiarch>/security), else /lib/<multiarch>/security from
+# the compiler. Override with SECUREDIR=... PREFIX places the manual page.
+PKG_CONFIG ?= pkg-config
+SECUREDIR  ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir pam 2>/dev/null); \
+	if [ -n "$$d" ]; then echo "$$d/security"; \
+	elif m=$$($(CC) -print-multiarch 2>/dev/null) && [ -n "$$m" ]; then echo "/lib/$$m/security"; \
+	else echo "/lib/security"; fi)
+MANDIR     ?= $(PREFIX)/share/man
+# Files are owned by root when installing as root; a non-root staging
+# install (DESTDIR) keeps the builder's ids and dpkg-deb records root.
+INSTALL_OWNER := $(if $(filter 0,$(shell id -u)),-o root -g root)
+
+.PHONY: install uninstall deb
+install: $(MODULE)
+	install -d -m 0755 $(DESTDIR)$(SECUREDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(INSTALL_OWNER) $(MODULE) $(DESTDIR)$(SECUREDIR)/pam_keyinit_go.so
+	install -m 0644 $(INSTALL_OWNER) doc/pam_keyinit_go.8 $(DESTDIR)$(MANDIR)/man8/pam_keyinit_go.8
+
+uninstall:
+	rm -f $(DESTDIR)$(SECUREDIR)/pam_keyinit_go.so $(DESTDIR)$(MANDIR)/man8/pam_keyinit_go.8
+
+# build/pam-keyinit-go_<version>_<arch>.deb, with dpkg-deb only: the module,
+# the manual page, the examples and the pam-auth-update profile keyinit-go
+# (packaging/). No network, no debhelper.
+VERSION  ?= 0.1.0
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB      := build/pam-keyinit-go_$(VERSION)_$(DEB_ARCH).deb
+DEB_ROOT := build/deb-root
+DEB_DOC  := $(DEB_ROOT)/usr/share/doc/pam-keyinit-go
+deb: $(DEB)
+$(DEB): $(MODULE) doc/pam_keyinit_go.8 $(wildcard packaging/* examples/pam.d/*)
+	rm -rf $(DEB_ROOT)
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr
+	gzip -9n $(DEB_ROOT)/usr/share/man/man8/pam_keyinit_go.8
+	install -d -m 0755 $(DEB_ROOT)/usr/share/pam-configs $(DEB_DOC)/examples/pam.d
+	install -m 0644 packaging/keyinit-go.pam-config $(DEB_ROOT)/usr/share/pam-configs/keyinit-go
+	install -m 0644 packaging/copyright $(DEB_DOC)/copyright
+	install -m 0644 examples/pam.d/* $(DEB_DOC)/examples/pam.d/
+	install -d -m 0755 $(DEB_ROOT)/DEBIAN
+	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' \
+	    -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)/" packaging/control.in > $(DEB_ROOT)/DEBIAN/control
+	install -m 0755 packaging/postinst packaging/prerm $(DEB_ROOT)/DEBIAN/
+	cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum > DEBIAN/md5sums
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $@
+
 clean:
-	rm -rf build/*.so build/*.h build/test build/test.log
+	rm -rf build/*.so build/*.h build/test build/test.log build/bench $(TOOL) build/*.deb $(DEB_ROOT)

@@ -1,10 +1,8 @@
 package keyinit
 
 import (
-	"bufio"
 	"bytes"
-	"fmt"
-	"os"
+	"errors"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -56,7 +54,8 @@ func (Kernel) Revoke(serial int) error {
 }
 
 // Owner reads "type;uid;gid;perm;description" with KEYCTL_DESCRIBE into a
-// stack buffer.
+// stack buffer and parses it in place: it runs at every open, and nothing
+// of it may reach the heap (the error paths copy what they quote).
 func (Kernel) Owner(serial int) (uint32, error) {
 	var buf [256]byte
 	n, err := unix.KeyctlBuffer(unix.KEYCTL_DESCRIBE, serial, buf[:], 0)
@@ -66,29 +65,46 @@ func (Kernel) Owner(serial int) (uint32, error) {
 	if n > len(buf) {
 		n = len(buf)
 	}
-	f := bytes.SplitN(bytes.TrimRight(buf[:n], "\x00"), []byte(";"), 3)
-	if len(f) < 3 {
-		return 0, fmt.Errorf("unexpected key description %q", buf[:n])
+	desc := bytes.TrimRight(buf[:n], "\x00")
+	_, rest, _ := bytes.Cut(desc, []byte(";"))
+	field, _, found := bytes.Cut(rest, []byte(";"))
+	if !found {
+		return 0, errors.New("unexpected key description " + strconv.Quote(string(desc)))
 	}
-	uid, err := strconv.ParseUint(string(f[1]), 10, 32)
+	uid, err := strconv.ParseUint(string(field), 10, 32)
 	if err != nil {
-		return 0, fmt.Errorf("unexpected key description %q", buf[:n])
+		return 0, errors.New("unexpected key description " + strconv.Quote(string(desc)))
 	}
 	return uint32(uid), nil
 }
 
 // QuotaUse reads uid's line of /proc/key-users:
 // "  uid:  usage nkeys/nikeys qnkeys/maxkeys qnbytes/maxbytes".
+//
+// It reads with raw system calls, not package os: the first os.Open in a
+// process starts the Go runtime's network poller, which keeps an epoll and
+// an eventfd descriptor open in the host process for good.
 func (Kernel) QuotaUse(uid uint32) string {
-	f, err := os.Open("/proc/key-users")
+	fd, err := unix.Open("/proc/key-users", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
+	defer unix.Close(fd)
+	var data []byte
+	buf := make([]byte, 4096)
+	for len(data) < 1<<20 {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 || err != nil {
+			break
+		}
+		data = append(data, buf[:n]...)
+	}
 	prefix := strconv.FormatUint(uint64(uid), 10) + ":"
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
 		if len(fields) == 5 && fields[0] == prefix {
 			return "uses " + fields[3] + " keys and " + fields[4] + " bytes"
 		}

@@ -3,6 +3,15 @@ package main
 /*
 #cgo CFLAGS: -O2 -Wall -Wextra -Werror=implicit-function-declaration
 #cgo LDFLAGS: -lpam
+// The out-parameters these take are Go variables, which cgo moves to the heap
+// (an allocation per call) unless the C function keeps no pointer to them
+// (noescape) and never calls this module's Go code (nocallback). Both hold:
+// libpam and NSS may call the host's conversation function or NSS modules,
+// never back into this library.
+#cgo noescape kig_get_user
+#cgo nocallback kig_get_user
+#cgo noescape kig_lookup_user
+#cgo nocallback kig_lookup_user
 #include <stdlib.h>
 #include <security/pam_modules.h>
 #include "keyinit_pam.h"
@@ -10,7 +19,6 @@ package main
 import "C"
 
 import (
-	"fmt"
 	"runtime"
 	"unsafe"
 
@@ -38,9 +46,11 @@ func kig_go_open_session(pamh *C.pam_handle_t, flags C.int, argc C.int, argv **C
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer recoverAs(pamh, &rc, keyinit.SessionErr)
-	return withState(cst, func(st *keyinit.State) keyinit.Code {
-		return module(pamh).OpenSession(st, goArgs(argc, argv))
-	})
+	st := loadState(cst)
+	defer storeState(cst, &st)
+	var buf [argsOnStack]string
+	m, args := testHook(module(pamh), goArgs(argc, argv, buf[:0])) // identity outside tests
+	return C.int(m.OpenSession(&st, args))
 }
 
 //export kig_go_close_session
@@ -48,9 +58,10 @@ func kig_go_close_session(pamh *C.pam_handle_t, flags C.int, argc C.int, argv **
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer recoverAs(pamh, &rc, keyinit.Success) // close always succeeds
-	return withState(cst, func(st *keyinit.State) keyinit.Code {
-		return module(pamh).CloseSession(st, goArgs(argc, argv))
-	})
+	st := loadState(cst)
+	defer storeState(cst, &st)
+	var buf [argsOnStack]string
+	return C.int(module(pamh).CloseSession(&st, goArgs(argc, argv, buf[:0])))
 }
 
 //export kig_go_setcred
@@ -58,73 +69,121 @@ func kig_go_setcred(pamh *C.pam_handle_t, flags C.int, argc C.int, argv **C.char
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer recoverAs(pamh, &rc, keyinit.CredErr)
-	return withState(cst, func(st *keyinit.State) keyinit.Code {
-		return module(pamh).Setcred(st, int(flags), goArgs(argc, argv))
-	})
+	st := loadState(cst)
+	defer storeState(cst, &st)
+	var buf [argsOnStack]string
+	return C.int(module(pamh).Setcred(&st, int(flags), goArgs(argc, argv, buf[:0])))
 }
 
 func module(pamh *C.pam_handle_t) keyinit.Module {
-	return keyinit.Module{Keys: keyinit.Kernel{}, Creds: keyinit.ThreadCreds{}, Host: pamHost{pamh}}
+	return keyinit.Module{Keys: keyinit.Kernel{}, Creds: keyinit.ThreadCreds{}, Host: pamHost{unsafe.Pointer(pamh)}}
 }
 
-// withState runs f on a Go copy of the handle's C state and writes it back
-// even if f panics, so a keyring made before a panic can still be revoked.
-func withState(cst *C.struct_kig_state, f func(*keyinit.State) keyinit.Code) C.int {
-	st := keyinit.State{
+// The hooks work on a Go copy of the handle's C state, on the stack, and
+// write it back with a deferred storeState, so that even after a panic a
+// keyring made before it can still be revoked.
+func loadState(cst *C.struct_kig_state) keyinit.State {
+	return keyinit.State{
 		Serial: int32(cst.serial),
 		UID:    uint32(cst.uid),
 		GID:    uint32(cst.gid),
 		Opens:  int32(cst.opens),
 		Revoke: cst.revoke != 0,
 	}
-	defer func() {
-		cst.serial = C.int32_t(st.Serial)
-		cst.uid = C.uint32_t(st.UID)
-		cst.gid = C.uint32_t(st.GID)
-		cst.opens = C.int32_t(st.Opens)
-		cst.revoke = 0
-		if st.Revoke {
-			cst.revoke = 1
-		}
-	}()
-	return C.int(f(&st))
+}
+
+func storeState(cst *C.struct_kig_state, st *keyinit.State) {
+	cst.serial = C.int32_t(st.Serial)
+	cst.uid = C.uint32_t(st.UID)
+	cst.gid = C.uint32_t(st.GID)
+	cst.opens = C.int32_t(st.Opens)
+	cst.revoke = 0
+	if st.Revoke {
+		cst.revoke = 1
+	}
 }
 
 func recoverAs(pamh *C.pam_handle_t, rc *C.int, code keyinit.Code) {
 	if r := recover(); r != nil {
-		pamHost{pamh}.Log(keyinit.LogErr, fmt.Sprintf("internal error, please report it: %v", r))
+		pamHost{unsafe.Pointer(pamh)}.Log(keyinit.LogErr, "internal error, please report it: "+panicText(r))
 		*rc = C.int(code)
 	}
 }
 
-func goArgs(argc C.int, argv **C.char) []string {
+// panicText says what a panic was, without fmt (see keyinit's itoa for why):
+// runtime errors are errors, and this module panics with nothing else.
+func panicText(r any) string {
+	switch v := r.(type) {
+	case error:
+		return v.Error()
+	case interface{ String() string }:
+		return v.String()
+	case string:
+		return v
+	}
+	return "a panic value that is neither an error nor a string"
+}
+
+// argsOnStack module arguments fit the hooks' stack buffer; a longer pam.d
+// line costs one allocation.
+const argsOnStack = 8
+
+// goArgs appends the module arguments to buf without copying them: the
+// strings point into libpam's argv, which lives as long as the handle, and
+// keyinit keeps none of them after the hook returns.
+func goArgs(argc C.int, argv **C.char, buf []string) []string {
 	if argc <= 0 || argv == nil {
 		return nil
 	}
-	cargs := unsafe.Slice(argv, int(argc))
-	args := make([]string, len(cargs))
-	for i, a := range cargs {
-		args[i] = C.GoString(a)
+	for _, a := range unsafe.Slice(argv, int(argc)) {
+		buf = append(buf, cView(a))
 	}
-	return args
+	return buf
 }
 
-// pamHost is keyinit.Host for one PAM handle.
-type pamHost struct{ h *C.pam_handle_t }
+// cView is a C string as a Go string that shares its memory, for strings
+// that outlive the hook and are not changed during it.
+func cView(s *C.char) string {
+	n := 0
+	for *(*byte)(unsafe.Add(unsafe.Pointer(s), n)) != 0 {
+		n++
+	}
+	return unsafe.String((*byte)(unsafe.Pointer(s)), n)
+}
 
+// pamHost is keyinit.Host for one PAM handle. The handle is kept as an
+// unsafe.Pointer: a *C.pam_handle_t points to an incomplete C type, which Go
+// does not treat as a pointer, so putting it in the Host interface would
+// allocate at every hook.
+type pamHost struct{ h unsafe.Pointer }
+
+func (p pamHost) handle() *C.pam_handle_t { return (*C.pam_handle_t)(p.h) }
+
+// User returns a view of libpam's PAM_USER item, which stays as it is until
+// the host changes it, never during a hook.
 func (p pamHost) User() (string, keyinit.Code) {
 	var user *C.char
-	if rc := C.kig_get_user(p.h, &user); rc != C.PAM_SUCCESS {
+	if rc := C.kig_get_user(p.handle(), &user); rc != C.PAM_SUCCESS {
 		return "", keyinit.Code(rc)
 	}
-	return C.GoString(user), keyinit.Success
+	return cView(user), keyinit.Success
 }
 
 func (p pamHost) LookupUser(name string) (uid, gid uint32, found bool) {
-	cname := C.CString(name)
-	defer C.free(unsafe.Pointer(cname))
+	// C wants a NUL-terminated copy. Any usual user name fits this stack
+	// buffer (noescape keeps it on the stack), which spares C.CString's
+	// malloc and free, two more calls into C at every open.
+	var buf [256]byte
+	cname := (*C.char)(unsafe.Pointer(&buf[0]))
+	if len(name) < len(buf) {
+		copy(buf[:], name)
+	} else {
+		long := C.CString(name)
+		defer C.free(unsafe.Pointer(long))
+		cname = long
+	}
 	var cuid, cgid C.uint32_t
-	if C.kig_lookup_user(p.h, cname, &cuid, &cgid) == 0 {
+	if C.kig_lookup_user(p.handle(), cname, &cuid, &cgid) == 0 {
 		return 0, 0, false
 	}
 	return uint32(cuid), uint32(cgid), true
@@ -133,5 +192,5 @@ func (p pamHost) LookupUser(name string) (uid, gid uint32, found bool) {
 func (p pamHost) Log(prio keyinit.Priority, msg string) {
 	cmsg := C.CString(msg)
 	defer C.free(unsafe.Pointer(cmsg))
-	C.kig_log(p.h, C.int(prio), cmsg)
+	C.kig_log(p.handle(), C.int(prio), cmsg)
 }
