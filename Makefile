@@ -17,7 +17,7 @@ TOOL_SOURCES := $(wildcard cmd/keyinit-go/*.go cmd/keyinit-go/internal/*/*.go ke
 LDFLAGS  := -s -w -extldflags '-Wl,--version-script=$(CURDIR)/$(MAPFILE) -Wl,-z,relro,-z,now'
 
 # Debian packages the build, the tests and the demo use.
-DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux pkg-config man-db groff-base
+DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps pkg-config man-db groff-base
 
 .PHONY: all deps test test-programs fuzz demo bench clean keyinit-go
 all: $(MODULE) $(TOOL)

@@ -609,6 +609,7 @@ func TestFaultRevokeOfAKeyringAlreadyGone(t *testing.T) {
 	})
 
 	t.Run("open after a revoking close, new handle, same thread", func(t *testing.T) {
+		harness.RequireNoSessionKeyring(t) // without force, the first open must make the keyring
 		defer faultInvariants(t, u).Check(t, "after this case")
 		noForce := harness.ConfDirService(t, stack(harness.Module(t), "revoke"))
 		logs.Collect()

@@ -221,9 +221,7 @@ func TestWithoutForceReplacesMissingSessionKeyring(t *testing.T) {
 	// A thread with no session keyring (looking up @s as the user installs
 	// the user's user-session keyring) must get a new one. Nothing may look
 	// at @s on the test thread before the open.
-	if name, err := harness.InheritedSessionKeyring(); err != nil || !strings.HasPrefix(name, "_uid_ses.") {
-		t.Skipf("skipped: the test process has a session keyring of its own (%q, %v); run it from a process without one, as CI does", name, err)
-	}
+	harness.RequireNoSessionKeyring(t)
 	transaction(t, svc, u.Name, func(tx *pam.Transaction) {
 		if err := tx.OpenSession(0); err != nil {
 			t.Errorf("open_session: %v", err)
@@ -233,6 +231,7 @@ func TestWithoutForceReplacesMissingSessionKeyring(t *testing.T) {
 }
 
 func TestReopenAfterRevokeWorks(t *testing.T) {
+	harness.RequireNoSessionKeyring(t) // without force, the first open must make the keyring
 	u := harness.TempUser(t)
 	svc := harness.ConfDirService(t, stack(harness.Module(t), "revoke"))
 	transaction(t, svc, u.Name, func(tx *pam.Transaction) {
@@ -312,6 +311,46 @@ func TestLogging(t *testing.T) {
 			}
 			if tc.wantBad != "" && bad != 2 {
 				t.Errorf("%d lines naming the unknown options; want one per hook (open, close)", bad)
+			}
+		})
+	}
+}
+
+// State is per PAM handle: a second handle opened on the same thread gets a
+// keyring of its own. pam_keyinit.so keeps its state in process globals, so
+// its second handle finds "a keyring already made" and makes none.
+func TestEachHandleMakesItsOwnKeyring(t *testing.T) {
+	u := harness.TempUser(t)
+	for _, tc := range []struct {
+		module  string
+		wantNew bool
+	}{
+		{harness.Module(t), true},
+		{harness.CModule(t), false},
+	} {
+		svc := harness.ConfDirService(t, stack(tc.module, "force revoke"))
+		harness.OnNewThread(func() {
+			var made [2]int
+			var txs [2]*pam.Transaction
+			for i := range txs {
+				tx, err := pam.StartConfDir(svc.Name, u.Name, pam.ConversationFunc(noConversation), svc.Dir)
+				if err != nil {
+					t.Errorf("pam_start: %v", err)
+					return
+				}
+				txs[i] = tx
+				if err := tx.OpenSession(0); err != nil {
+					t.Errorf("%s: open on handle %d: %v", tc.module, i+1, err)
+				}
+				made[i] = harness.Describe(harness.SessionKeyring).Serial
+			}
+			if gotNew := made[0] != made[1]; gotNew != tc.wantNew {
+				t.Errorf("%s: the second handle's keyring is %d, the first's %d; want a new one: %t",
+					tc.module, made[1], made[0], tc.wantNew)
+			}
+			for i := len(txs) - 1; i >= 0; i-- {
+				txs[i].CloseSession(0)
+				txs[i].End()
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"testing"
 
 	"golang.org/x/sys/unix"
 )
@@ -151,4 +152,20 @@ func InheritedSessionKeyring() (string, error) {
 		return "", fmt.Errorf("keyctl rdescribe @s printed %q", out)
 	}
 	return f[4], nil
+}
+
+// RequireNoSessionKeyring skips a test that needs its threads to start with
+// no session keyring of their own (open without "force" then makes one).
+// No process can drop the session keyring it inherited, so this state must
+// come from how the tests were started: CI starts them without one.
+func RequireNoSessionKeyring(t testing.TB) {
+	t.Helper()
+	name, err := InheritedSessionKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(name, "_uid_ses.") {
+		t.Skipf("skipped: the test process has a session keyring of its own (%q), and no process can drop it; "+
+			"run 'make test' from a process without one (not under 'keyctl session' or an ssh login with pam_keyinit)", name)
+	}
 }

@@ -34,17 +34,18 @@ func NewSessionProbe(t testing.TB, u LoginUser, name string) *SessionProbe {
 
 // Command is one line of sh. The session waits until the left-behind
 // process has read @s (and so has left the login's process group and
-// terminal: a hangup at logout cannot reach it). That process polls for at
-// most 30 s after the test's go-ahead, then writes what @s was at the end.
+// terminal: a hangup at logout cannot reach it). That process waits at most
+// 60 s for the test's go-ahead and then polls for at most 30 s, then writes
+// what @s was at the end, so it never outlives a failed test for long.
 func (p *SessionProbe) Command() string {
 	d := p.Dir
 	leftover := fmt.Sprintf(`keyctl rdescribe @s >%[1]s/before.tmp 2>&1; mv %[1]s/before.tmp %[1]s/before; `+
-		`while [ ! -e %[1]s/go ]; do sleep 0.05; done; i=0; `+
+		`i=0; while [ ! -e %[1]s/go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; i=0; `+
 		`while keyctl rdescribe @s >/dev/null 2>&1 && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; `+
 		`keyctl rdescribe @s >%[1]s/after.tmp 2>&1; mv %[1]s/after.tmp %[1]s/after`, d)
 	return fmt.Sprintf(`{ keyctl rdescribe @s; keyctl show @s; } >%[1]s/inside 2>&1; `+
 		`setsid -f sh -c '%[2]s' </dev/null >/dev/null 2>&1; `+
-		`while [ ! -e %[1]s/before ]; do sleep 0.05; done; echo probe-started`, d, leftover)
+		`i=0; while [ ! -e %[1]s/before ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; echo probe-started`, d, leftover)
 }
 
 // CheckInside (t.Errorf only: goroutines may call it) asserts that the session's command saw a session keyring

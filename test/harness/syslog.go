@@ -102,7 +102,10 @@ func Main(m *testing.M) int {
 		if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 			fmt.Fprintln(os.Stderr, "harness: cannot lock out other test runs:", err)
 		}
+	} else {
+		fmt.Fprintln(os.Stderr, "harness: cannot lock out other test runs (do not run two at once):", err)
 	}
+	sweepLeftovers()
 	s, cleanup, err := listenDevLog()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "harness: no syslog capture, log assertions will fail:", err)

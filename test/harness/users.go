@@ -1,10 +1,18 @@
 package harness
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"os/exec"
 	"os/user"
 	"strconv"
 	"testing"
+)
+
+// Temporary users get uids in [testUIDBase, testUIDBase+testUIDRange).
+const (
+	testUIDBase  = 200000
+	testUIDRange = 100000
 )
 
 // User is a temporary local user.
@@ -18,11 +26,23 @@ type User struct {
 func TempUser(t testing.TB) User {
 	t.Helper()
 	RequireRoot(t)
-	name := RandomName("kig")
-	out, err := exec.Command("useradd", "--no-create-home", "--user-group",
-		"--shell", "/bin/sh", "--home-dir", "/nonexistent", name).CombinedOutput()
-	if err != nil {
-		t.Fatalf("useradd %s: %v: %s", name, err, out)
+	// A random uid from a range useradd never hands out: the kernel keeps a
+	// uid's user keyrings and key quota use after userdel, and a reused uid
+	// would start with what an earlier test left.
+	var name string
+	for try := 0; ; try++ {
+		name = RandomName("kig")
+		var n [4]byte
+		rand.Read(n[:])
+		uid := strconv.Itoa(testUIDBase + int(binary.BigEndian.Uint32(n[:])%testUIDRange))
+		out, err := exec.Command("useradd", "--no-create-home", "--no-log-init", "--user-group", "--uid", uid,
+			"--shell", "/bin/sh", "--home-dir", "/nonexistent", name).CombinedOutput()
+		if err == nil {
+			break
+		}
+		if try == 4 {
+			t.Fatalf("useradd %s: %v: %s", name, err, out)
+		}
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
