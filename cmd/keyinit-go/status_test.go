@@ -130,10 +130,7 @@ func TestUsage(t *testing.T) {
 // Under a seccomp filter that makes keyctl fail, status says keyrings are
 // not usable, and why, and exits 1.
 func TestStatusWithoutKeyctl(t *testing.T) {
-	run := filepath.Join(harness.RepoRoot(t), "build", "test", "seccomp_run")
-	if _, err := os.Stat(run); err != nil {
-		t.Skipf("skipped: %s is missing ('make test-programs' builds it): %v", run, err)
-	}
+	run := harness.Built(t, "test/seccomp_run")
 	for errno, text := range map[string]string{"ENOSYS": "ENOSYS (function not implemented)", "EPERM": "EPERM (operation not permitted)"} {
 		cmd := exec.Command(run, errno, harness.Built(t, "keyinit-go"), "status", "--json")
 		out, err := cmd.Output()
