@@ -74,8 +74,8 @@ const nsEnv = "KIG_TEST_PRIVATE_MOUNTS"
 // Main runs the tests of a package; call it from TestMain. As root it re-runs
 // the test binary in a private mount namespace and captures /dev/log there:
 // an existing /dev/log (a syslog daemon's) is covered by a bind mount that
-// only the tests see; with none, the socket is made at /dev/log and removed
-// at the end. Not as root it just runs the tests (the root ones skip).
+// only the tests see; with none, the namespace gets a /dev of its own that
+// has one. Not as root it just runs the tests (the root ones skip).
 func Main(m *testing.M) int {
 	if os.Geteuid() != 0 {
 		return m.Run()
@@ -118,15 +118,6 @@ func Main(m *testing.M) int {
 
 func listenDevLog() (*Syslog, func(), error) {
 	const devLog = "/dev/log"
-	if _, err := os.Lstat(devLog); err != nil {
-		// No syslog daemon: serve /dev/log ourselves for the run.
-		conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: devLog, Net: "unixgram"})
-		if err != nil {
-			return nil, nil, err
-		}
-		os.Chmod(devLog, 0o666) // children run as other users log too, as with syslogd's socket
-		return newSyslog(conn, devLog), func() { conn.Close(); os.Remove(devLog) }, nil
-	}
 	dir, err := os.MkdirTemp("", "kig-syslog")
 	if err != nil {
 		return nil, nil, err
@@ -138,16 +129,105 @@ func listenDevLog() (*Syslog, func(), error) {
 		return nil, nil, err
 	}
 	os.Chmod(path, 0o666) // children run as other users log too, as with syslogd's socket
-	if err := unix.Mount(path, devLog, "", unix.MS_BIND, ""); err != nil {
+	cleanup := func() {
 		conn.Close()
 		os.RemoveAll(dir)
+	}
+	if _, err := os.Lstat(devLog); err != nil {
+		// No syslog daemon, so no /dev/log to cover: give this namespace
+		// a /dev of its own that has one, rather than add it to the
+		// machine's.
+		undo, err := privateDevWith(path, "log")
+		if err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("a private /dev with a log socket: %w", err)
+		}
+		return newSyslog(conn, path), func() { undo(); cleanup() }, nil
+	}
+	if err := unix.Mount(path, devLog, "", unix.MS_BIND, ""); err != nil {
+		cleanup()
 		return nil, nil, fmt.Errorf("bind %s over %s: %w", path, devLog, err)
 	}
 	return newSyslog(conn, path), func() {
 		unix.Unmount(devLog, unix.MNT_DETACH)
-		conn.Close()
-		os.RemoveAll(dir)
+		cleanup()
 	}, nil
+}
+
+// privateDevWith replaces /dev, in this private mount namespace only, with
+// a tmpfs into which every entry of the real /dev is bound (device nodes,
+// directories with their mounts such as /dev/pts, symbolic links copied;
+// ptmx becomes a link to pts/ptmx), plus extra bound as /dev/NAME. The
+// machine's /dev is not changed.
+func privateDevWith(extra, name string) (undo func(), err error) {
+	old, err := os.MkdirTemp("", "kig-dev")
+	if err != nil {
+		return nil, err
+	}
+	undo = func() {
+		unix.Unmount("/dev", unix.MNT_DETACH)
+		unix.Unmount(old, unix.MNT_DETACH)
+		os.Remove(old)
+	}
+	if err := unix.Mount("/dev", old, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		os.Remove(old)
+		return nil, err
+	}
+	if err := unix.Mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID, "mode=0755"); err != nil {
+		unix.Unmount(old, unix.MNT_DETACH)
+		os.Remove(old)
+		return nil, err
+	}
+	entries, err := os.ReadDir(old)
+	if err != nil {
+		undo()
+		return nil, err
+	}
+	bind := func(src, dst string, isDir bool) error {
+		if isDir {
+			if err := os.Mkdir(dst, 0o755); err != nil {
+				return err
+			}
+			return unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, "")
+		}
+		if err := os.WriteFile(dst, nil, 0o600); err != nil {
+			return err
+		}
+		return unix.Mount(src, dst, "", unix.MS_BIND, "")
+	}
+	for _, e := range entries {
+		src, dst := filepath.Join(old, e.Name()), filepath.Join("/dev", e.Name())
+		if e.Name() == "ptmx" {
+			// The kernel finds the pty instance next to the ptmx node
+			// opened, which a bound node does not have: link to devpts's
+			// own, as containers do.
+			if err := os.Symlink("pts/ptmx", dst); err != nil {
+				undo()
+				return nil, err
+			}
+			continue
+		}
+		if e.Type()&os.ModeSymlink != 0 {
+			target, err := os.Readlink(src)
+			if err == nil {
+				err = os.Symlink(target, dst)
+			}
+			if err != nil {
+				undo()
+				return nil, err
+			}
+			continue
+		}
+		if err := bind(src, dst, e.IsDir()); err != nil {
+			undo()
+			return nil, fmt.Errorf("%s: %w", dst, err)
+		}
+	}
+	if err := bind(extra, filepath.Join("/dev", name), false); err != nil {
+		undo()
+		return nil, err
+	}
+	return undo, nil
 }
 
 // Log is the capture of this test run; the test fails if there is none.
