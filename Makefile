@@ -8,23 +8,55 @@ CC       ?= cc
 PREFIX   ?= /usr
 DESTDIR  ?=
 
+# The module is two files (README, "What the module does to the process that
+# loads it"): the C front libpam loads, and the Go core it loads on the first
+# session hook that needs Go, from beside itself or from $(SECUREDIR).
 MODULE   := build/pam_keyinit_go.so
-MAPFILE  := build/pam_keyinit_go.map
-SOURCES  := $(wildcard pam/*.go pam/*.c pam/*.h keyinit/*.go) go.mod go.sum $(MAPFILE)
+CORE     := build/pam_keyinit_go/core.so
+FRONT_SOURCES := $(wildcard pam/front/*.c pam/front/*.h) pam/core_api.h pam/front/pam_keyinit_go.map
+SOURCES  := $(wildcard pam/*.go pam/*.c pam/*.h keyinit/*.go) go.mod go.sum pam/core.map
 TOOL     := build/keyinit-go
 TOOL_SOURCES := $(wildcard cmd/keyinit-go/*.go cmd/keyinit-go/internal/*/*.go keyinit/*.go) go.mod go.sum
-# -z now/relro: a security module resolves its symbols at load and keeps its GOT read-only.
-LDFLAGS  := -s -w -extldflags '-Wl,--version-script=$(CURDIR)/$(MAPFILE) -Wl,-z,relro,-z,now'
 
-# Debian packages the build, the tests and the demo use.
-DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps pkg-config man-db groff-base
+# The Go core's runtime settings, whatever the caller's environment says: the
+# front lends them to the runtime while it starts, and the link makes them
+# the runtime's defaults (pam/main.go says why each).
+CORE_GODEBUG := asyncpreemptoff=1,containermaxprocs=0,updatemaxprocs=0
+
+# Hardening of every C object, as distributions build their PAM modules.
+# -z now/relro: a security module resolves its symbols at load and keeps its
+# GOT read-only.
+HARDEN_CFLAGS  := -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(shell $(CC) -fcf-protection -E -x c /dev/null >/dev/null 2>&1 && echo -fcf-protection)
+HARDEN_LDFLAGS := -Wl,-z,relro,-z,now,-z,noexecstack
+
+# libpam loads modules from its own directory whatever PREFIX is, so the
+# module goes where the installed libpam looks: <libdir of pam.pc>/security
+# (on Debian /lib/<multiarch>/security), else /lib/<multiarch>/security from
+# the compiler. Override with SECUREDIR=... PREFIX places the manual page.
+PKG_CONFIG ?= pkg-config
+SECUREDIR  ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir pam 2>/dev/null); \
+	if [ -n "$$d" ]; then echo "$$d/security"; \
+	elif m=$$($(CC) -print-multiarch 2>/dev/null) && [ -n "$$m" ]; then echo "/lib/$$m/security"; \
+	else echo "/lib/security"; fi)
 
 .PHONY: all deps test test-programs fuzz demo bench clean keyinit-go
-all: $(MODULE) $(TOOL)
+all: $(MODULE) $(CORE) $(TOOL)
 
-$(MODULE): $(SOURCES)
-	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath -ldflags "$(LDFLAGS)" -o $@ ./pam
-	rm -f build/pam_keyinit_go.h
+$(MODULE): $(FRONT_SOURCES)
+	@mkdir -p build
+	$(CC) $(HARDEN_CFLAGS) -Wall -Wextra -Werror -fPIC -shared \
+	    -DKIG_CORE_PATH='"$(SECUREDIR)/pam_keyinit_go/core.so"' -DKIG_CORE_GODEBUG='"$(CORE_GODEBUG)"' \
+	    -o $@ $(filter %.c,$^) -Wl,--version-script=pam/front/pam_keyinit_go.map $(HARDEN_LDFLAGS) -lpam
+
+# go_core OUTPUT [TAGS]: the Go core, exporting only its C entry points.
+define go_core
+	@mkdir -p $(dir $(1))
+	CGO_ENABLED=1 CGO_CFLAGS="$(HARDEN_CFLAGS)" $(GO) build $(if $(2),-tags $(2)) -buildmode=c-shared -trimpath \
+	    -ldflags "-s -w -X=runtime.godebugDefault=$(CORE_GODEBUG) -extldflags '-Wl,--version-script=$(CURDIR)/pam/core.map $(HARDEN_LDFLAGS)'" -o $(1) ./pam
+	rm -f $(basename $(1)).h
+endef
+$(CORE): $(SOURCES)
+	$(call go_core,$@)
 
 # The companion command: what a PAM service does to keyrings (cmd/keyinit-go).
 keyinit-go: $(TOOL)
@@ -47,13 +79,16 @@ build/test/%: test/hosts/%.c
 	$(CC) -O2 -Wall -Wextra -pthread -o $@ $< -lpam
 test-programs: $(TEST_PROGRAMS)
 
-# The module with a test-only panic hook (pam/panic_hook_kigtestpanic.go):
-# never installed, used by test/faults_test.go.
-PANIC_MODULE := build/test/pam_keyinit_go_panic.so
-$(PANIC_MODULE): $(SOURCES)
-	@mkdir -p build/test
-	CGO_ENABLED=1 $(GO) build -tags kigtestpanic -buildmode=c-shared -trimpath -ldflags "$(LDFLAGS)" -o $@ ./pam
-	rm -f build/test/pam_keyinit_go_panic.h
+# The module with a test-only panic hook (pam/panic_hook_kigtestpanic.go),
+# never installed, used by test/faults_test.go: a copy of the front with the
+# tagged core beside it, where the front looks first.
+PANIC_MODULE := build/test/panic/pam_keyinit_go.so
+PANIC_CORE   := build/test/panic/pam_keyinit_go/core.so
+$(PANIC_MODULE): $(MODULE)
+	@mkdir -p $(dir $@)
+	cp $< $@
+$(PANIC_CORE): $(SOURCES)
+	$(call go_core,$@,kigtestpanic)
 
 # Runs each fuzz target of keyinit/ for a fixed number of inputs (a few
 # seconds each). A count, not a duration: Go 1.26's fuzzer can fail a run
@@ -63,13 +98,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseOptions$$' -fuzztime $(FUZZTIME) ./keyinit
 	$(GO) test -run '^$$' -fuzz '^FuzzSessionStateMachine$$' -fuzztime $(FUZZTIME) ./keyinit
 
-test: deps $(MODULE) $(TOOL) test-programs $(PANIC_MODULE)
+test: deps $(MODULE) $(CORE) $(TOOL) test-programs $(PANIC_MODULE) $(PANIC_CORE)
 	$(GO) vet ./...
 	$(GO) test -count=1 ./keyinit/...
 	$(MAKE) fuzz
 	$(GO) test -count=1 -p 1 -v ./test/... ./cmd/...
 
-demo: deps $(MODULE)
+demo: deps $(MODULE) $(CORE)
 	bash examples/demo.sh
 
 # Benchmark against pam_keyinit.so, pam_permit.so and a bare Go module
@@ -80,36 +115,30 @@ $(BENCH_DRIVER): test/bench/bench.c
 	@mkdir -p build/bench
 	$(CC) -O2 -Wall -Wextra -o $@ $< -lpam
 # Built with the module's own linker flags, so only our code differs.
-$(BARE_MODULE): $(wildcard test/bench/bare/*.go) go.mod $(MAPFILE)
+$(BARE_MODULE): $(wildcard test/bench/bare/*.go) go.mod pam/front/pam_keyinit_go.map
 	@mkdir -p build/bench
-	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath -ldflags "$(LDFLAGS)" -o $@ ./test/bench/bare
+	CGO_ENABLED=1 CGO_CFLAGS="$(HARDEN_CFLAGS)" $(GO) build -buildmode=c-shared -trimpath \
+	    -ldflags "-s -w -extldflags '-Wl,--version-script=$(CURDIR)/pam/front/pam_keyinit_go.map $(HARDEN_LDFLAGS)'" -o $@ ./test/bench/bare
 	rm -f build/bench/pam_bare_go.h
-bench: deps $(MODULE) $(BENCH_DRIVER) $(BARE_MODULE)
+bench: deps $(MODULE) $(CORE) $(BENCH_DRIVER) $(BARE_MODULE)
 	GO=$(GO) test/bench/run.sh
 
 # --- install, uninstall, Debian package ------------------------------------
-# libpam loads modules from its own directory whatever PREFIX is, so the
-# module goes where the installed libpam looks: <libdir of pam.pc>/security
-# (on Debian /lib/<multiarch>/security), else /lib/<multiarch>/security from
-# the compiler. Override with SECUREDIR=... PREFIX places the manual page.
-PKG_CONFIG ?= pkg-config
-SECUREDIR  ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir pam 2>/dev/null); \
-	if [ -n "$$d" ]; then echo "$$d/security"; \
-	elif m=$$($(CC) -print-multiarch 2>/dev/null) && [ -n "$$m" ]; then echo "/lib/$$m/security"; \
-	else echo "/lib/security"; fi)
 MANDIR     ?= $(PREFIX)/share/man
 # Files are owned by root when installing as root; a non-root staging
 # install (DESTDIR) keeps the builder's ids and dpkg-deb records root.
 INSTALL_OWNER := $(if $(filter 0,$(shell id -u)),-o root -g root)
 
 .PHONY: install uninstall deb
-install: $(MODULE)
-	install -d -m 0755 $(DESTDIR)$(SECUREDIR) $(DESTDIR)$(MANDIR)/man8
+install: $(MODULE) $(CORE)
+	install -d -m 0755 $(DESTDIR)$(SECUREDIR)/pam_keyinit_go $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 $(INSTALL_OWNER) $(MODULE) $(DESTDIR)$(SECUREDIR)/pam_keyinit_go.so
+	install -m 0644 $(INSTALL_OWNER) $(CORE) $(DESTDIR)$(SECUREDIR)/pam_keyinit_go/core.so
 	install -m 0644 $(INSTALL_OWNER) doc/pam_keyinit_go.8 $(DESTDIR)$(MANDIR)/man8/pam_keyinit_go.8
 
 uninstall:
-	rm -f $(DESTDIR)$(SECUREDIR)/pam_keyinit_go.so $(DESTDIR)$(MANDIR)/man8/pam_keyinit_go.8
+	rm -f $(DESTDIR)$(SECUREDIR)/pam_keyinit_go.so $(DESTDIR)$(SECUREDIR)/pam_keyinit_go/core.so $(DESTDIR)$(MANDIR)/man8/pam_keyinit_go.8
+	rmdir $(DESTDIR)$(SECUREDIR)/pam_keyinit_go 2>/dev/null || true
 
 # build/pam-keyinit-go_<version>_<arch>.deb, with dpkg-deb only: the module,
 # the manual page, the examples and the pam-auth-update profile keyinit-go
@@ -120,7 +149,7 @@ DEB      := build/pam-keyinit-go_$(VERSION)_$(DEB_ARCH).deb
 DEB_ROOT := build/deb-root
 DEB_DOC  := $(DEB_ROOT)/usr/share/doc/pam-keyinit-go
 deb: $(DEB)
-$(DEB): $(MODULE) doc/pam_keyinit_go.8 $(wildcard packaging/* examples/pam.d/*)
+$(DEB): $(MODULE) $(CORE) doc/pam_keyinit_go.8 $(wildcard packaging/* examples/pam.d/*)
 	rm -rf $(DEB_ROOT)
 	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr
 	gzip -9n $(DEB_ROOT)/usr/share/man/man8/pam_keyinit_go.8
@@ -136,4 +165,4 @@ $(DEB): $(MODULE) doc/pam_keyinit_go.8 $(wildcard packaging/* examples/pam.d/*)
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $@
 
 clean:
-	rm -rf build/*.so build/*.h build/test build/test.log build/bench $(TOOL) build/*.deb $(DEB_ROOT)
+	rm -rf build/*.so build/*.h build/pam_keyinit_go build/test build/test.log build/bench $(TOOL) build/*.deb $(DEB_ROOT)

@@ -7,16 +7,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// State is what one PAM handle remembers between hooks. The bridge keeps it in
-// C memory attached to the handle (pam_set_data), not in process globals, so
-// that concurrent handles on other threads never share it and a child forked
+// State is what one PAM handle remembers between hooks. It lives in C memory
+// attached to the handle (pam_set_data), not in process globals, so that
+// concurrent handles on other threads never share it and a child forked
 // after open (systemd's "(sd-pam)") can still revoke without entering Go.
+//
+// Go makes the keyring and records it here; the C front (../pam/front)
+// counts the sessions and revokes it (it needs no id switch, so it needs no
+// Go), in the process that opened it and in forked children alike.
 type State struct {
 	Serial int32  // the session keyring this handle made; 0 if none
-	UID    uint32 // its owner, to revoke as
+	UID    uint32 // its owner, for log lines
 	GID    uint32
-	Opens  int32 // open_session calls minus close_session calls
+	Opens  int32 // open_session calls minus close_session calls (kept by C)
 	Revoke bool  // a "revoke" option was seen by a call that could make a keyring
+	Debug  bool  // "debug" was given to the last call that could make a keyring
 }
 
 // Module is the policy of pam_keyinit, bound to its kernel, credential and
@@ -28,48 +33,33 @@ type Module struct {
 	Host  Host
 }
 
-// OpenSession is pam_sm_open_session.
-func (m Module) OpenSession(st *State, args []string) Code {
-	o := m.options(args)
-	st.Opens++
-	if o.Debug {
-		m.debug("OPEN " + itoa(st.Opens))
-	}
-	return m.initKeyring(st, o, SessionErr)
-}
+// Hook says which PAM hook asks for the keyring: it decides the error code
+// and the debug line.
+type Hook int
 
-// CloseSession is pam_sm_close_session. Like pam_keyinit.so it always
-// succeeds; it revokes when the last open session of this handle closes.
-func (m Module) CloseSession(st *State, args []string) Code {
-	o := m.options(args)
-	if o.Debug {
-		m.debug("CLOSE " + itoa(st.Opens) + "," + itoa(st.Serial) + "," + strconv.FormatBool(st.Revoke))
-	}
-	st.Opens--
-	if st.Opens <= 0 && st.Serial > 0 && st.Revoke {
-		m.revoke(st, o, SessionErr)
-	}
-	return Success
-}
+const (
+	HookOpenSession   Hook = iota // pam_sm_open_session: errors are PAM_SESSION_ERR
+	HookEstablishCred             // pam_sm_setcred(PAM_ESTABLISH_CRED): errors are PAM_CRED_ERR
+)
 
-// Setcred is pam_sm_setcred: ESTABLISH makes the keyring as open does (for
-// hosts that call setcred before open), DELETE revokes it; the session
-// counter is left alone.
-func (m Module) Setcred(st *State, flags int, args []string) Code {
+// Init makes the session keyring for pam_sm_open_session (after C counted
+// the open) or pam_sm_setcred(PAM_ESTABLISH_CRED), the two hooks of
+// pam_keyinit that can make one.
+func (m Module) Init(st *State, hook Hook, args []string) Code {
 	o := m.options(args)
-	switch {
-	case flags&FlagEstablishCred != 0:
-		if o.Debug {
+	st.Debug = o.Debug
+	fail := SessionErr
+	if hook == HookEstablishCred {
+		fail = CredErr
+	}
+	if o.Debug {
+		if hook == HookEstablishCred {
 			m.debug("ESTABLISH_CRED")
+		} else {
+			m.debug("OPEN " + itoa(st.Opens))
 		}
-		return m.initKeyring(st, o, CredErr)
-	case flags&FlagDeleteCred != 0 && st.Serial > 0 && st.Revoke:
-		if o.Debug {
-			m.debug("DELETE_CRED")
-		}
-		return m.revoke(st, o, CredErr)
 	}
-	return Ignore
+	return m.initKeyring(st, o, fail)
 }
 
 func (m Module) options(args []string) Options {
@@ -162,8 +152,8 @@ func (m Module) joinKeyring(st *State, o Options, uid, gid uint32, fail Code) Co
 			if err != nil {
 				return m.keyctlFailed("get the user-session keyring", uid, err, fail)
 			}
-			if session != usession {
-				return Success // the thread already has a session keyring of its own
+			if session != usession && m.keepSession(session, uid, o) {
+				return Success // the thread already has a session keyring of the user's own
 			}
 		}
 	}
@@ -200,6 +190,32 @@ func (m Module) joinKeyring(st *State, o Options, uid, gid uint32, fail Code) Co
 	return Success
 }
 
+// keepSession says whether, without force, the thread's own session keyring
+// may stay: only if it belongs to the target user, or the target is root.
+// pam_keyinit.so keeps it whoever owns it, so after "sudo -u bob" or a
+// display manager's login the user's processes possessed the caller's or
+// root's keyrings (NixOS/nixpkgs#331444). Another uid's keyring is replaced
+// by a new one, as with force, and the replacement is logged.
+func (m Module) keepSession(session int, uid uint32, o Options) bool {
+	if uid == 0 {
+		return true
+	}
+	owner, err := m.Keys.Owner(SpecSessionKeyring)
+	if o.Debug {
+		m.debug("SESSION OWNER = " + itoa(owner) + " (" + errText(err) + ")")
+	}
+	if err == nil && owner == uid {
+		return true
+	}
+	why := "it belongs to uid " + itoa(owner)
+	if err != nil {
+		why = "its owner cannot be read (" + err.Error() + ")"
+	}
+	m.Host.Log(LogNotice, "replacing session keyring "+itoa(session)+" with a new one for uid "+itoa(uid)+": "+why+
+		"; without force only a session keyring of the user's own is kept")
+	return false
+}
+
 // undoLink removes the link to @u from the new session keyring. If even
 // that fails, it revokes the new keyring (the thread possesses it), so that
 // nothing can reach the linked keyring through it. It says what it did.
@@ -213,64 +229,6 @@ func (m Module) undoLink(st *State) string {
 	}
 	st.Serial = 0
 	return "could not unlink it (" + err.Error() + "), so revoked the new session keyring"
-}
-
-// revoke revokes the keyring this handle made, acting as its owner; root
-// stays the saved uid so the switch back cannot fail for lack of privilege.
-func (m Module) revoke(st *State, o Options, fail Code) (code Code) {
-	serial := st.Serial
-	saved := m.Creds.Get()
-	if o.Debug {
-		m.debug("REVOKE " + itoa(serial) + " as UID:" + itoa(st.UID) + " [" + itoa(saved.EUID) + "]  GID:" + itoa(st.GID) + " [" + itoa(saved.EGID) + "]")
-	}
-
-	if st.GID != saved.EGID {
-		if err := m.Creds.SetGIDs(Keep, st.GID, Keep); err != nil {
-			m.Host.Log(LogErr, "Unable to change GID to "+itoa(st.GID)+" temporarily: "+err.Error())
-			return fail
-		}
-		defer func() {
-			if err := m.Creds.SetGIDs(saved.RGID, saved.EGID, saved.SGID); err != nil {
-				m.Host.Log(LogErr, "Unable to change GID back to "+itoa(saved.EGID)+": "+err.Error())
-				code = fail
-			}
-		}()
-	}
-	if st.UID != saved.EUID {
-		if err := m.Creds.SetUIDs(Keep, st.UID, saved.EUID); err != nil {
-			m.Host.Log(LogErr, "Unable to change UID to "+itoa(st.UID)+" temporarily: "+err.Error())
-			return fail
-		}
-		defer func() {
-			if err := m.Creds.SetUIDs(saved.RUID, saved.EUID, saved.SUID); err != nil {
-				m.Host.Log(LogErr, "Unable to change UID back to "+itoa(saved.EUID)+": "+err.Error())
-				code = fail
-			}
-		}()
-	}
-
-	st.Serial = 0
-	err := m.Keys.Revoke(int(serial))
-	switch {
-	case err == nil:
-		return Success
-	case errors.Is(err, unix.EKEYREVOKED), errors.Is(err, unix.ENOKEY):
-		// Revoked or destroyed by someone else already: nothing is left to do.
-		if o.Debug {
-			m.debug("REVOKE " + itoa(serial) + ": already gone (" + err.Error() + ")")
-		}
-		return Success
-	case errors.Is(err, unix.EACCES):
-		// The owner has only view and read on "_ses"; it may revoke it only
-		// while possessing it, i.e. while it is still this thread's session
-		// keyring. The host replaced it and keeps the old one elsewhere.
-		m.Host.Log(LogErr, "Unable to revoke session keyring "+itoa(serial)+" for uid "+itoa(st.UID)+
-			": it is no longer this thread's session keyring, so its owner may not revoke it; "+
-			"it is freed when its last link goes (call pam_close_session on the thread that opened the session)")
-		return fail
-	default:
-		return m.keyctlFailed("revoke the session keyring", st.UID, err, fail)
-	}
 }
 
 // debug logs one LOG_DEBUG line. Callers test Options.Debug first, so that

@@ -25,7 +25,7 @@ import (
 	"pam_keyinit_go/keyinit"
 )
 
-// The Go core's codes and flags must be libpam's: a mismatch fails the build
+// The Go core's codes must be libpam's, and its hook numbers the front's: a mismatch fails the build
 // (a constant index out of range).
 var _ = [1]struct{}{}[C.PAM_SUCCESS-keyinit.Success]
 var _ = [1]struct{}{}[C.PAM_SESSION_ERR-keyinit.SessionErr]
@@ -34,45 +34,42 @@ var _ = [1]struct{}{}[C.PAM_USER_UNKNOWN-keyinit.UserUnknown]
 var _ = [1]struct{}{}[C.PAM_IGNORE-keyinit.Ignore]
 var _ = [1]struct{}{}[C.PAM_ESTABLISH_CRED-keyinit.FlagEstablishCred]
 var _ = [1]struct{}{}[C.PAM_DELETE_CRED-keyinit.FlagDeleteCred]
+var _ = [1]struct{}{}[C.KIG_HOOK_OPEN_SESSION-C.int(keyinit.HookOpenSession)]
+var _ = [1]struct{}{}[C.KIG_HOOK_ESTABLISH_CRED-C.int(keyinit.HookEstablishCred)]
 
-// The exports below are entered from module.c, on the thread that called the
-// PAM hook, and only in the process that loaded the module. Each locks the
-// goroutine to that thread (the session keyring and the id switches belong to
-// it), starts no goroutines, and turns a panic into a PAM error: a Go panic
-// that reached C would kill the host (sshd, gdm).
+// The exports below are entered only from core_entry.c, on the thread that
+// called the PAM hook, after the front (front/) has decided that Go may run
+// in this process. Each locks the goroutine to that thread (the session
+// keyring and the id switches belong to it), starts no goroutines, and turns
+// a panic into a PAM error: a Go panic that reached C would kill the host
+// (sshd, gdm).
 
-//export kig_go_open_session
-func kig_go_open_session(pamh *C.pam_handle_t, flags C.int, argc C.int, argv **C.char, cst *C.struct_kig_state) (rc C.int) {
+// kig_go_ready returns at once. Its only effect is the one every export has:
+// it waits until the runtime has finished starting (which it does on a
+// thread of its own), so that the front may then put back what it lent the
+// runtime for its start (the environment block, the signal handlers).
+//
+//export kig_go_ready
+func kig_go_ready() {}
+
+// kig_go_init makes the session keyring for open_session (hook 0) or
+// setcred(PAM_ESTABLISH_CRED) (hook 1).
+//
+//export kig_go_init
+func kig_go_init(pamh *C.pam_handle_t, hook C.int, argc C.int, argv **C.char, cst *C.struct_kig_state) (rc C.int) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	defer recoverAs(pamh, &rc, keyinit.SessionErr)
+	h := keyinit.Hook(hook)
+	fail := keyinit.SessionErr
+	if h == keyinit.HookEstablishCred {
+		fail = keyinit.CredErr
+	}
+	defer recoverAs(pamh, &rc, fail)
 	st := loadState(cst)
 	defer storeState(cst, &st)
 	var buf [argsOnStack]string
 	m, args := testHook(module(pamh), goArgs(argc, argv, buf[:0])) // identity outside tests
-	return C.int(m.OpenSession(&st, args))
-}
-
-//export kig_go_close_session
-func kig_go_close_session(pamh *C.pam_handle_t, flags C.int, argc C.int, argv **C.char, cst *C.struct_kig_state) (rc C.int) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	defer recoverAs(pamh, &rc, keyinit.Success) // close always succeeds
-	st := loadState(cst)
-	defer storeState(cst, &st)
-	var buf [argsOnStack]string
-	return C.int(module(pamh).CloseSession(&st, goArgs(argc, argv, buf[:0])))
-}
-
-//export kig_go_setcred
-func kig_go_setcred(pamh *C.pam_handle_t, flags C.int, argc C.int, argv **C.char, cst *C.struct_kig_state) (rc C.int) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	defer recoverAs(pamh, &rc, keyinit.CredErr)
-	st := loadState(cst)
-	defer storeState(cst, &st)
-	var buf [argsOnStack]string
-	return C.int(module(pamh).Setcred(&st, int(flags), goArgs(argc, argv, buf[:0])))
+	return C.int(m.Init(&st, h, args))
 }
 
 func module(pamh *C.pam_handle_t) keyinit.Module {
@@ -89,6 +86,7 @@ func loadState(cst *C.struct_kig_state) keyinit.State {
 		GID:    uint32(cst.gid),
 		Opens:  int32(cst.opens),
 		Revoke: cst.revoke != 0,
+		Debug:  cst.debug != 0,
 	}
 }
 
@@ -97,10 +95,15 @@ func storeState(cst *C.struct_kig_state, st *keyinit.State) {
 	cst.uid = C.uint32_t(st.UID)
 	cst.gid = C.uint32_t(st.GID)
 	cst.opens = C.int32_t(st.Opens)
-	cst.revoke = 0
-	if st.Revoke {
-		cst.revoke = 1
+	cst.revoke = boolInt(st.Revoke)
+	cst.debug = boolInt(st.Debug)
+}
+
+func boolInt(b bool) C.int32_t {
+	if b {
+		return 1
 	}
+	return 0
 }
 
 func recoverAs(pamh *C.pam_handle_t, rc *C.int, code keyinit.Code) {

@@ -1,14 +1,30 @@
-// Command pam_keyinit_go is built with -buildmode=c-shared into the PAM
-// module pam_keyinit_go.so. The PAM hooks are C (module.c), which enter the
-// Go bridge (bridge.go) only where Go can run; the policy is in ../keyinit.
+// Command pam_keyinit_go is built with -buildmode=c-shared into the Go core
+// of the PAM module, pam_keyinit_go/core.so. libpam never loads it: the C
+// front (front/, pam_keyinit_go.so) loads it on the first hook that needs Go
+// and enters it only through core_entry.c; the policy is in ../keyinit.
 //
-// containermaxprocs=0: otherwise the Go runtime keeps the cgroup CPU quota
-// files (/sys/fs/cgroup/.../cpu.cfs_quota_us, cpu.cfs_period_us) open in
-// the host process for good, two descriptors the host never opened; the
-// module runs no parallel work, so it has no use for a container-sized
-// GOMAXPROCS.
-//
-//go:debug containermaxprocs=0
+// The runtime's settings are the module's, not the caller's. The front hides
+// the caller's environment from the runtime while it starts and lends it
+// GOMAXPROCS=1, GOTRACEBACK=none and GODEBUG=$(CORE_GODEBUG) (Makefile), which
+// the link also writes into runtime.godebugDefault, for processes with too
+// small an environment block to lend from:
+//   - asyncpreemptoff=1: no SIGURG is ever sent to the host's threads;
+//   - containermaxprocs=0, updatemaxprocs=0: no cgroup files kept open and
+//     no goroutine re-reading them; the module runs no parallel work.
 package main
+
+import (
+	"runtime"
+	"runtime/debug"
+)
+
+func init() {
+	// Only for a host with no environment block to lend settings in (env -i):
+	// the runtime then started with GOMAXPROCS = the CPU count.
+	if runtime.GOMAXPROCS(0) != 1 {
+		runtime.GOMAXPROCS(1)
+	}
+	debug.SetTraceback("none")
+}
 
 func main() {}

@@ -1,0 +1,46 @@
+/* The interface between the two files of the module:
+ *   - the C front, pam_keyinit_go.so (front/): the PAM hooks libpam loads;
+ *   - the Go core, pam_keyinit_go/core.so (this directory): the keyring
+ *     policy, which the front loads with dlopen on the first hook that needs
+ *     Go, so that hosts which never get that far never start a Go runtime.
+ * Both include this file. The front refuses a core whose kig_core_abi()
+ * differs from KIG_CORE_ABI: the two files are installed together, and a
+ * half-done upgrade must fail one session, not misread a struct. */
+#ifndef KIG_CORE_API_H
+#define KIG_CORE_API_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <security/pam_modules.h>
+
+#define KIG_CORE_ABI 2
+
+/* What one PAM handle remembers between hooks; the Go side is keyinit.State.
+ * It lives in C memory attached to the handle with pam_set_data, so that it
+ * is per handle (thread-safe), survives fork, and is freed by C. */
+struct kig_state {
+	int32_t serial;   /* session keyring this handle made; 0 if none */
+	uint32_t uid;     /* its owner, for log lines */
+	uint32_t gid;
+	int32_t opens;    /* open_session calls minus close_session calls */
+	int32_t revoke;   /* "revoke" seen by a call that could make a keyring */
+	int32_t debug;    /* "debug" seen by the last call that could make one */
+};
+
+/* The hooks that can make a keyring (keyinit.Hook). */
+#define KIG_HOOK_OPEN_SESSION   0
+#define KIG_HOOK_ESTABLISH_CRED 1
+
+/* The core's entry points, all C (core_entry.c); only they are exported. */
+int kig_core_abi(void);
+/* 1 if the core's Go runtime was started in this very process; 0 in any
+ * child forked or cloned from it, where Go can hang. *loader gets the pid
+ * of the process that started it. */
+int kig_core_started_here(pid_t *loader);
+/* Returns once the runtime has finished starting. */
+void kig_core_wait_started(void);
+/* Makes the session keyring (keyinit.Module.Init) on the calling thread. */
+int kig_core_init(pam_handle_t *pamh, int hook, int argc, const char **argv,
+		  struct kig_state *st);
+
+#endif

@@ -1,0 +1,303 @@
+/* Finding, checking and loading the Go core (pam_keyinit_go/core.so).
+ *
+ * The core is loaded on the first hook that needs Go, not at pam_start, and
+ * it is loaded as a polite guest: the host must find its process as it was.
+ *
+ * Environment. A Go runtime reads its settings (GOMAXPROCS, GODEBUG, GOGC,
+ * GOMEMLIMIT, GOTRACEBACK) from the environment block that follows argv on
+ * the initial stack, once, while it starts; clearenv() in the host changes
+ * nothing. In setuid-root hosts (su, sudo) an unprivileged caller writes
+ * that block: GOMAXPROCS=100000 made thousands of root threads and a hang,
+ * GODEBUG=schedtrace printed to the caller's terminal. So while the runtime
+ * starts, the block holds only the module's own settings, lent in the slots
+ * of the first entries, and then every entry is put back. A block with fewer
+ * than three entries lends fewer; the core's link-time GODEBUG default and
+ * its init() (../main.go) cover the rest. (A host thread calling setenv() at
+ * that very moment could see the lent entries: pam_start and the first
+ * session hook run long before such hosts start threads, and the window is
+ * one runtime start.)
+ *
+ * Signals. The runtime installs handlers for SIGPIPE, SIGURG and the
+ * synchronous faults, even over a SIG_IGN the host set, and adds SA_ONSTACK
+ * to the host's own handlers; an ignored SIGPIPE lost that way stays lost in
+ * every child the host execs. Every disposition is saved before the load and
+ * put back after the start, except a synchronous fault (SIGSEGV, SIGBUS,
+ * SIGFPE) the host left at its default: there the runtime keeps its handler,
+ * which turns a fault in Go into a panic and passes any other to the default
+ * action. Asynchronous signals stay blocked on the loading thread during the
+ * start, so the runtime's threads inherit them blocked, and core_entry.c
+ * blocks them on every call into Go: no handler of the host's ever runs on a
+ * Go stack, so none needs SA_ONSTACK.
+ *
+ * Trust. The core runs as root inside login services, so like sudo with its
+ * plugins, a root process refuses a core (or its directory) that is not
+ * owned by root or is writable by group or others. The core is found next
+ * to this file ($dir/pam_keyinit_go/core.so, which is also where the build
+ * tree has it) or at the path fixed at build time (KIG_CORE_PATH); never
+ * through the environment.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <security/pam_ext.h>
+
+#include "front.h"
+
+#ifndef KIG_CORE_PATH
+#error "KIG_CORE_PATH (the installed core) must be set by the build"
+#endif
+#ifndef KIG_CORE_GODEBUG
+#error "KIG_CORE_GODEBUG (the core's runtime settings) must be set by the build"
+#endif
+
+#define CORE_NAME "pam_keyinit_go/core.so"
+
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct kig_core core;       /* resolved once; inherited by children */
+static char **env_block;           /* argv + argc + 1: what the runtime reads */
+
+/* glibc passes argc and argv to the constructors of dlopen'ed objects too;
+ * they are the ones the runtime's own constructor will get. */
+__attribute__((constructor)) static void remember_env_block(int argc, char **argv)
+{
+#ifdef __GLIBC__
+	if (argv != NULL && argc >= 0)
+		env_block = argv + argc + 1;
+#else
+	(void)argc;
+	(void)argv;
+#endif
+}
+
+/* --- the environment the runtime starts with ---------------------------- */
+
+static const char *const go_settings[] = {
+	"GOMAXPROCS=1",          /* the module never runs Go in parallel */
+	"GOTRACEBACK=none",      /* a crash prints nothing to the caller's terminal */
+	"GODEBUG=" KIG_CORE_GODEBUG,
+};
+
+struct lent_env {
+	char **saved;
+	size_t n;
+};
+
+static int lend_env(struct lent_env *l)
+{
+	size_t k;
+
+	l->saved = NULL;
+	l->n = 0;
+	if (env_block == NULL)
+		return 1;
+	while (env_block[l->n] != NULL)
+		l->n++;
+	if (l->n == 0)
+		return 1;
+	l->saved = malloc((l->n + 1) * sizeof(char *));
+	if (l->saved == NULL)
+		return 0;
+	memcpy(l->saved, env_block, (l->n + 1) * sizeof(char *));
+	for (k = 0; k < l->n && k < sizeof(go_settings) / sizeof(go_settings[0]); k++)
+		env_block[k] = (char *)go_settings[k];
+	env_block[k] = NULL;
+	return 1;
+}
+
+static void give_back_env(struct lent_env *l)
+{
+	if (l->saved == NULL)
+		return;
+	memcpy(env_block, l->saved, (l->n + 1) * sizeof(char *));
+	free(l->saved);
+}
+
+/* --- signal dispositions ------------------------------------------------ */
+
+struct host_signals {
+	struct sigaction act[NSIG];
+	unsigned char saved[NSIG];
+};
+
+static void save_signals(struct host_signals *h)
+{
+	int s;
+
+	for (s = 1; s < NSIG; s++)  /* libc refuses its own two: not saved */
+		h->saved[s] = sigaction(s, NULL, &h->act[s]) == 0;
+}
+
+static int runtime_may_keep(int s, const struct sigaction *host)
+{
+	return (s == SIGSEGV || s == SIGBUS || s == SIGFPE) &&
+	       !(host->sa_flags & SA_SIGINFO) && host->sa_handler == SIG_DFL;
+}
+
+static void restore_signals(const struct host_signals *h)
+{
+	int s;
+
+	for (s = 1; s < NSIG; s++)
+		if (h->saved[s] && s != SIGKILL && s != SIGSTOP && !runtime_may_keep(s, &h->act[s]))
+			sigaction(s, &h->act[s], NULL);
+}
+
+static void block_async_signals(sigset_t *old)
+{
+	sigset_t block;
+
+	sigfillset(&block);
+	sigdelset(&block, SIGSEGV);
+	sigdelset(&block, SIGBUS);
+	sigdelset(&block, SIGFPE);
+	sigdelset(&block, SIGILL);
+	sigdelset(&block, SIGTRAP);
+	sigdelset(&block, SIGSYS);
+	pthread_sigmask(SIG_BLOCK, &block, old);
+}
+
+/* --- where the core is, and whether to trust it ------------------------- */
+
+/* The core next to this file if there is one there, else the installed one. */
+static const char *core_path(char *buf, size_t len)
+{
+	Dl_info info;
+	const char *slash;
+	struct stat sb;
+
+	if (dladdr((void *)&core_path, &info) != 0 && info.dli_fname != NULL &&
+	    (slash = strrchr(info.dli_fname, '/')) != NULL &&
+	    (size_t)(slash - info.dli_fname) + sizeof("/" CORE_NAME) <= len) {
+		memcpy(buf, info.dli_fname, (size_t)(slash - info.dli_fname));
+		strcpy(buf + (slash - info.dli_fname), "/" CORE_NAME);
+		if (stat(buf, &sb) == 0)
+			return buf;
+	}
+	return KIG_CORE_PATH;
+}
+
+/* For root: the file and its directory are root's and nobody else may write
+ * them. Returns 1 if trusted; otherwise logs why. */
+static int trusted(pam_handle_t *pamh, const char *path)
+{
+	char dir[PATH_MAX];
+	const char *what = path;
+	const char *slash = strrchr(path, '/');
+	struct stat sb;
+
+	if (geteuid() != 0)
+		return 1;  /* a non-root process can only harm itself */
+	if (stat(path, &sb) != 0) {
+		pam_syslog(pamh, LOG_ERR,
+			   "cannot load the Go core %s: %m; reinstall pam_keyinit_go "
+			   "(it needs pam_keyinit_go.so and pam_keyinit_go/core.so beside it)", path);
+		return 0;
+	}
+	if (S_ISREG(sb.st_mode) && sb.st_uid == 0 && !(sb.st_mode & (S_IWGRP | S_IWOTH)) &&
+	    slash != NULL && (size_t)(slash - path) < sizeof(dir)) {
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+		what = dir;
+		if (stat(dir, &sb) == 0 && sb.st_uid == 0 && !(sb.st_mode & (S_IWGRP | S_IWOTH)))
+			return 1;
+	}
+	pam_syslog(pamh, LOG_ERR,
+		   "refusing to load the Go core %s: %s must be a root-owned %s that group "
+		   "and others cannot write (as the package installs it): fix its owner and mode",
+		   path, what, what == path ? "file" : "directory");
+	return 0;
+}
+
+/* --- loading ------------------------------------------------------------ */
+
+/* Resolves the entry points of the core mapped at h. */
+static int resolve(pam_handle_t *pamh, void *h, const char *path)
+{
+	int (*abi)(void) = (int (*)(void))dlsym(h, "kig_core_abi");
+
+	if (abi == NULL || abi() != KIG_CORE_ABI) {
+		pam_syslog(pamh, LOG_ERR,
+			   "%s is not the Go core of this pam_keyinit_go.so (interface %d): "
+			   "reinstall pam_keyinit_go so that both files come from one build",
+			   path, KIG_CORE_ABI);
+		return 0;
+	}
+	core.started_here = (int (*)(pid_t *))dlsym(h, "kig_core_started_here");
+	core.init = (int (*)(pam_handle_t *, int, int, const char **, struct kig_state *))
+		dlsym(h, "kig_core_init");
+	return core.started_here != NULL && core.init != NULL;
+}
+
+/* Loads the core at path and waits for its runtime to start, lending it
+ * the module's settings and giving the host its signals back. */
+static void *load(pam_handle_t *pamh, const char *path)
+{
+	struct host_signals *sigs;
+	struct lent_env env;
+	sigset_t mask;
+	void *h, *wait;
+
+	sigs = malloc(sizeof(*sigs));
+	if (sigs == NULL || !lend_env(&env)) {
+		free(sigs);
+		pam_syslog(pamh, LOG_CRIT, "out of memory to load the Go core");
+		return NULL;
+	}
+	block_async_signals(&mask);
+	save_signals(sigs);
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	/* Every call into the core waits until its runtime has started, which it
+	 * does on a thread of its own: only then is the environment read. */
+	wait = h ? dlsym(h, "kig_core_wait_started") : NULL;
+	if (wait != NULL)
+		((void (*)(void))wait)();
+	give_back_env(&env);
+	restore_signals(sigs);
+	pthread_sigmask(SIG_SETMASK, &mask, NULL);
+	free(sigs);
+	if (h == NULL)
+		pam_syslog(pamh, LOG_ERR, "cannot load the Go core: %s; reinstall pam_keyinit_go", dlerror());
+	return h;
+}
+
+/* The core, loaded if need be. An earlier copy of this front (libpam
+ * unloads modules at pam_end) may have loaded it already, in this process
+ * or in a parent: then it is mapped, its runtime was started once, and it
+ * must not be entered before started_here says this is that process. */
+static int get_core(pam_handle_t *pamh)
+{
+	char buf[PATH_MAX];
+	const char *path = core_path(buf, sizeof(buf));
+	void *h;
+
+	if (!trusted(pamh, path))
+		return 0;
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+	if (h == NULL)
+		h = load(pamh, path);
+	return h != NULL && resolve(pamh, h, path);
+}
+
+const struct kig_core *kig_core_here(pam_handle_t *pamh, pid_t *loader)
+{
+	int ok = 1;
+
+	*loader = 0;
+	pthread_mutex_lock(&load_lock);
+	if (core.init == NULL)
+		ok = get_core(pamh);
+	pthread_mutex_unlock(&load_lock);
+	if (!ok)
+		return NULL;
+	if (core.started_here(loader))
+		return &core;
+	return NULL;
+}
