@@ -13,23 +13,43 @@ MAPFILE  := build/pam_keyinit_go.map
 SOURCES  := $(wildcard pam/*.go pam/*.c pam/*.h keyinit/*.go) go.mod go.sum $(MAPFILE)
 TOOL     := build/keyinit-go
 TOOL_SOURCES := $(wildcard cmd/keyinit-go/*.go cmd/keyinit-go/internal/*/*.go keyinit/*.go) go.mod go.sum
+# The C program "keyinit-go try" runs the PAM transaction in (never the Go
+# CLI itself: a Go module in a Go program would be two Go runtimes).
+HELPER   := build/keyinit-go-try
+# Hardening of every C part (the module's C, the helper; the Go core gets it
+# through CGO_CFLAGS), as Debian builds its own PAM modules: stack
+# protector, fortified libc calls, CET (where $(CC) has it), read-only GOT
+# resolved at load, no executable stack.
+cc-option = $(shell $(CC) -Werror $(1) -x c -c /dev/null -o /dev/null 2>/dev/null && echo $(1))
+HARDEN_CFLAGS  := -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(call cc-option,-fcf-protection)
+HARDEN_LDFLAGS := -Wl,-z,relro,-z,now,-z,noexecstack
 # -z now/relro: a security module resolves its symbols at load and keeps its GOT read-only.
 LDFLAGS  := -s -w -extldflags '-Wl,--version-script=$(CURDIR)/$(MAPFILE) -Wl,-z,relro,-z,now'
 
 # Debian packages the build, the tests and the demo use.
-DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps pkg-config man-db groff-base
+DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps pkg-config man-db groff-base lintian
 
 .PHONY: all deps test test-programs fuzz demo bench clean keyinit-go
-all: $(MODULE) $(TOOL)
+all: $(MODULE) $(TOOL) $(HELPER)
 
 $(MODULE): $(SOURCES)
 	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath -ldflags "$(LDFLAGS)" -o $@ ./pam
 	rm -f build/pam_keyinit_go.h
 
 # The companion command: what a PAM service does to keyrings (cmd/keyinit-go).
-keyinit-go: $(TOOL)
-$(TOOL): $(TOOL_SOURCES)
-	CGO_ENABLED=1 $(GO) build -trimpath -o $@ ./cmd/keyinit-go
+# It looks for its helper next to itself, then at HELPER_PATH, which is
+# linked in; build/keyinit-go.helper-path rebuilds it when PREFIX changes.
+keyinit-go: $(TOOL) $(HELPER)
+$(TOOL): $(TOOL_SOURCES) build/keyinit-go.helper-path
+	CGO_ENABLED=1 CGO_CFLAGS="$(HARDEN_CFLAGS)" CGO_LDFLAGS="$(HARDEN_LDFLAGS)" $(GO) build -trimpath -buildmode=pie \
+		-ldflags "-s -w -X main.installedHelper=$(HELPER_PATH)" -o $@ ./cmd/keyinit-go
+build/keyinit-go.helper-path: FORCE
+	@mkdir -p build
+	@echo '$(HELPER_PATH)' | cmp -s - $@ || echo '$(HELPER_PATH)' > $@
+$(HELPER): cmd/keyinit-go/tryhelper/keyinit-go-try.c
+	@mkdir -p build
+	$(CC) $(HARDEN_CFLAGS) -Wall -Wextra -Werror $(HARDEN_LDFLAGS) -o $@ $< -lpam
+.PHONY: FORCE
 
 # Installs the missing Debian packages (needs root when any are missing).
 deps:
@@ -63,7 +83,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseOptions$$' -fuzztime $(FUZZTIME) ./keyinit
 	$(GO) test -run '^$$' -fuzz '^FuzzSessionStateMachine$$' -fuzztime $(FUZZTIME) ./keyinit
 
-test: deps $(MODULE) $(TOOL) test-programs $(PANIC_MODULE)
+test: deps $(MODULE) $(TOOL) $(HELPER) test-programs $(PANIC_MODULE)
 	$(GO) vet ./...
 	$(GO) test -count=1 ./keyinit/...
 	$(MAKE) fuzz
@@ -98,18 +118,27 @@ SECUREDIR  ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir pam 2>/dev/null); \
 	elif m=$$($(CC) -print-multiarch 2>/dev/null) && [ -n "$$m" ]; then echo "/lib/$$m/security"; \
 	else echo "/lib/security"; fi)
 MANDIR     ?= $(PREFIX)/share/man
+SBINDIR    ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec
+HELPER_PATH = $(LIBEXECDIR)/keyinit-go/keyinit-go-try
 # Files are owned by root when installing as root; a non-root staging
 # install (DESTDIR) keeps the builder's ids and dpkg-deb records root.
 INSTALL_OWNER := $(if $(filter 0,$(shell id -u)),-o root -g root)
 
 .PHONY: install uninstall deb
-install: $(MODULE)
+install: $(MODULE) $(TOOL) $(HELPER)
 	install -d -m 0755 $(DESTDIR)$(SECUREDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 $(INSTALL_OWNER) $(MODULE) $(DESTDIR)$(SECUREDIR)/pam_keyinit_go.so
 	install -m 0644 $(INSTALL_OWNER) doc/pam_keyinit_go.8 $(DESTDIR)$(MANDIR)/man8/pam_keyinit_go.8
+	install -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(dir $(HELPER_PATH))
+	install -m 0755 $(INSTALL_OWNER) $(TOOL) $(DESTDIR)$(SBINDIR)/keyinit-go
+	install -m 0755 $(INSTALL_OWNER) -s $(HELPER) $(DESTDIR)$(HELPER_PATH)
+	install -m 0644 $(INSTALL_OWNER) doc/keyinit-go.8 $(DESTDIR)$(MANDIR)/man8/keyinit-go.8
 
 uninstall:
 	rm -f $(DESTDIR)$(SECUREDIR)/pam_keyinit_go.so $(DESTDIR)$(MANDIR)/man8/pam_keyinit_go.8
+	rm -f $(DESTDIR)$(SBINDIR)/keyinit-go $(DESTDIR)$(HELPER_PATH) $(DESTDIR)$(MANDIR)/man8/keyinit-go.8
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(dir $(HELPER_PATH)) 2>/dev/null || true
 
 # build/pam-keyinit-go_<version>_<arch>.deb, with dpkg-deb only: the module,
 # the manual page, the examples and the pam-auth-update profile keyinit-go
@@ -136,4 +165,4 @@ $(DEB): $(MODULE) doc/pam_keyinit_go.8 $(wildcard packaging/* examples/pam.d/*)
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $@
 
 clean:
-	rm -rf build/*.so build/*.h build/test build/test.log build/bench $(TOOL) build/*.deb $(DEB_ROOT)
+	rm -rf build/*.so build/*.h build/test build/test.log build/bench $(TOOL) $(HELPER) build/keyinit-go.helper-path build/*.deb $(DEB_ROOT)

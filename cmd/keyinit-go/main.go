@@ -20,9 +20,9 @@ const (
 )
 
 func init() {
-	// The whole run stays on one OS thread: the session keyring that "try"
-	// shows after the open lives in the credentials of the thread that
-	// called pam_open_session, and only that thread may look at it.
+	// The whole run stays on one OS thread: keyrings belong to a thread's
+	// credentials, so "status" and the child "try" forks for its before
+	// view must see the keyrings of the thread that started the program.
 	runtime.LockOSThread()
 }
 
