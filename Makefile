@@ -23,6 +23,9 @@ HELPER   := build/keyinit-go-try
 cc-option = $(shell $(CC) -Werror $(1) -x c -c /dev/null -o /dev/null 2>/dev/null && echo $(1))
 HARDEN_CFLAGS  := -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(call cc-option,-fcf-protection)
 HARDEN_LDFLAGS := -Wl,-z,relro,-z,now,-z,noexecstack
+# Every cgo build (module, CLI, test modules) compiles its C with them.
+export CGO_CFLAGS  := $(HARDEN_CFLAGS)
+export CGO_LDFLAGS := $(HARDEN_LDFLAGS)
 # -z now/relro: a security module resolves its symbols at load and keeps its GOT read-only.
 LDFLAGS  := -s -w -extldflags '-Wl,--version-script=$(CURDIR)/$(MAPFILE) -Wl,-z,relro,-z,now'
 
@@ -41,7 +44,7 @@ $(MODULE): $(SOURCES)
 # linked in; build/keyinit-go.helper-path rebuilds it when PREFIX changes.
 keyinit-go: $(TOOL) $(HELPER)
 $(TOOL): $(TOOL_SOURCES) build/keyinit-go.helper-path
-	CGO_ENABLED=1 CGO_CFLAGS="$(HARDEN_CFLAGS)" CGO_LDFLAGS="$(HARDEN_LDFLAGS)" $(GO) build -trimpath -buildmode=pie \
+	CGO_ENABLED=1 $(GO) build -trimpath -buildmode=pie \
 		-ldflags "-s -w -X main.installedHelper=$(HELPER_PATH)" -o $@ ./cmd/keyinit-go
 build/keyinit-go.helper-path: FORCE
 	@mkdir -p build
