@@ -143,22 +143,28 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/keyinit-go $(DESTDIR)$(HELPER_PATH) $(DESTDIR)$(MANDIR)/man8/keyinit-go.8
 	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(dir $(HELPER_PATH)) 2>/dev/null || true
 
-# build/pam-keyinit-go_<version>_<arch>.deb, with dpkg-deb only: the module,
-# the manual page, the examples and the pam-auth-update profile keyinit-go
-# (packaging/). No network, no debhelper.
+# build/pam-keyinit-go_<version>_<arch>.deb, with dpkg-deb only: what
+# 'make install' places (module, keyinit-go and its helper, manual pages),
+# the examples, the pam-auth-update profile keyinit-go, the changelog and the
+# copyright file made from LICENSE (packaging/). No network, no debhelper.
+# 'lintian build/*.deb' reports nothing (test/deb_test.go).
 VERSION  ?= 0.1.0
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
 DEB      := build/pam-keyinit-go_$(VERSION)_$(DEB_ARCH).deb
 DEB_ROOT := build/deb-root
 DEB_DOC  := $(DEB_ROOT)/usr/share/doc/pam-keyinit-go
 deb: $(DEB)
-$(DEB): $(MODULE) doc/pam_keyinit_go.8 $(wildcard packaging/* examples/pam.d/*)
+$(DEB): $(MODULE) $(TOOL) $(HELPER) $(wildcard doc/*.8 packaging/* examples/pam.d/*) LICENSE
 	rm -rf $(DEB_ROOT)
 	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr
-	gzip -9n $(DEB_ROOT)/usr/share/man/man8/pam_keyinit_go.8
+	gzip -9n $(DEB_ROOT)/usr/share/man/man8/*.8
 	install -d -m 0755 $(DEB_ROOT)/usr/share/pam-configs $(DEB_DOC)/examples/pam.d
 	install -m 0644 packaging/keyinit-go.pam-config $(DEB_ROOT)/usr/share/pam-configs/keyinit-go
-	install -m 0644 packaging/copyright $(DEB_DOC)/copyright
+	{ sed -e '/^#/d' -e "s/@COPYRIGHT@/$$(sed -n '1s/^Copyright (c) //p' LICENSE)/" packaging/copyright.in; \
+	  sed -e '1,2d' -e 's/^$$/./' -e 's/^/ /' LICENSE; } > $(DEB_DOC)/copyright
+	chmod 0644 $(DEB_DOC)/copyright
+	# A native package (no Debian revision): its changelog is changelog.gz.
+	gzip -9nc packaging/changelog > $(DEB_DOC)/changelog.gz
 	install -m 0644 examples/pam.d/* $(DEB_DOC)/examples/pam.d/
 	install -d -m 0755 $(DEB_ROOT)/DEBIAN
 	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' \
