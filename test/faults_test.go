@@ -333,7 +333,9 @@ func TestFaultNonRootCaller(t *testing.T) {
 	})
 	t.Run("pamtester as nobody", func(t *testing.T) {
 		defer faultInvariants(t, u).Check(t, "after this case")
-		svc := harness.SystemService(t, "session required "+harness.Module(t)+" force revoke\n")
+		// nobody must be able to reach the module, wherever the checkout is.
+		module := harness.WorldReadableModule(t, harness.Module(t))
+		svc := harness.SystemService(t, "session required "+module+" force revoke\n")
 		logs.Collect()
 		out, err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 			"pamtester", svc.Name, u.Name, "open_session").CombinedOutput()

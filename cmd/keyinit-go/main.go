@@ -20,9 +20,9 @@ const (
 )
 
 func init() {
-	// The whole run stays on one OS thread: the session keyring that "try"
-	// shows after the open lives in the credentials of the thread that
-	// called pam_open_session, and only that thread may look at it.
+	// The whole run stays on one OS thread: keyrings belong to a thread's
+	// credentials, so "status" and the child "try" forks for its before
+	// view must see the keyrings of the thread that started the program.
 	runtime.LockOSThread()
 }
 
@@ -55,10 +55,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 const usage = `keyinit-go: what PAM services do to session keyrings (pam_keyinit.so, pam_keyinit_go.so)
 
 Usage:
-  keyinit-go try [--json] [--conf-dir DIR] SERVICE USER
+  keyinit-go try [--json] [--conf-dir DIR] [--tty TTY] [--rhost HOST] SERVICE USER
         open and close a real session of SERVICE for USER and show the session
         keyring before, after open and after close, with a verdict
-  keyinit-go check [--json] [--strict] [FILE|SERVICE...]
+  keyinit-go check [--json] [--strict] [--pam-dir DIR] [--module-dir DIR] [FILE|SERVICE...]
         read pam.d files (all of /etc/pam.d by default), following includes, and
         report problems with their pam_keyinit lines as file:line findings
   keyinit-go status [--json]

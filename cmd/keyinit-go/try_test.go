@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"os/user"
 	"strings"
@@ -225,5 +226,44 @@ func TestTryHostWithSessionKeyring(t *testing.T) {
 				t.Errorf("verdict %q does not say to add force", rep.Verdict.Text)
 			}
 		})
+	}
+}
+
+// whoLoadsProbe runs from pam_exec in the helper's session stack and writes,
+// for the process running the stack (its parent) and that one's parent, the
+// executable and how many mappings of the module and of libpam it has.
+const whoLoadsProbe = `#!/bin/sh
+maps() { echo "$1 $(readlink /proc/$2/exe) $(grep -c pam_keyinit_go /proc/$2/maps) $(grep -c libpam.so /proc/$2/maps)"; }
+grandparent=$(awk '{print $4}' /proc/$PPID/stat)
+{ maps stack $PPID; maps caller $grandparent; } > "$1"
+`
+
+// The module is loaded by the C helper, never by the Go CLI: two Go
+// runtimes in one process are not supported.
+func TestTryLoadsModuleInHelperOnly(t *testing.T) {
+	u := harness.TempUser(t)
+	dir := t.TempDir()
+	probe, out := dir+"/probe.sh", dir+"/probe.out"
+	if err := os.WriteFile(probe, []byte(whoLoadsProbe), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rep, code := tryService(t, u, fmt.Sprintf("session required %s force revoke\nsession required pam_exec.so quiet %s %s\n",
+		harness.Module(t), probe, out))
+	if code != 0 {
+		t.Errorf("exit %d; want 0 (verdict %q)", code, rep.Verdict.Text)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("the pam_exec probe left no output: %v", err)
+	}
+	want := fmt.Sprintf("stack %s 1+ 1+\ncaller %s 0 0\n", harness.Built(t, "keyinit-go-try"), harness.Built(t, "keyinit-go"))
+	got := string(b)
+	f := strings.Fields(got)
+	if len(f) == 8 && f[2] != "0" && f[3] != "0" {
+		f[2], f[3] = "1+", "1+"
+		got = fmt.Sprintf("%s %s %s %s\n%s %s %s %s\n", f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
+	}
+	if got != want {
+		t.Errorf("probe saw\n%s\nwant (executable, mappings of the module, of libpam)\n%s", b, want)
 	}
 }
