@@ -57,7 +57,7 @@ $(MODULE): $(FRONT_SOURCES)
 	@mkdir -p build
 	$(CC) $(HARDEN_CFLAGS) -Wall -Wextra -Werror -fPIC -shared \
 	    -DKIG_CORE_PATH='"$(SECUREDIR)/pam_keyinit_go/core.so"' -DKIG_CORE_GODEBUG='"$(CORE_GODEBUG)"' \
-	    -o $@ $(filter %.c,$^) -Wl,--version-script=pam/front/pam_keyinit_go.map $(HARDEN_LDFLAGS) -lpam
+	    -o $@ $(filter %.c,$^) -s -Wl,--version-script=pam/front/pam_keyinit_go.map $(HARDEN_LDFLAGS) -lpam
 
 # go_core OUTPUT [TAGS]: the Go core, exporting only its C entry points.
 define go_core

@@ -115,6 +115,7 @@ func TestDebianPackage(t *testing.T) {
 	secureDir := filepath.Dir(harness.CModule(t))
 	modes := map[string]os.FileMode{
 		filepath.Join(secureDir, "pam_keyinit_go.so"):       0o644,
+		filepath.Join(secureDir, "pam_keyinit_go/core.so"):  0o644,
 		"/usr/share/man/man8/pam_keyinit_go.8.gz":           0o644,
 		"/usr/share/man/man8/keyinit-go.8.gz":               0o644,
 		"/usr/share/pam-configs/keyinit-go":                 0o644,

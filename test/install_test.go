@@ -59,6 +59,7 @@ func TestMakeInstallUninstall(t *testing.T) {
 			wantModule := filepath.Join(secureDir, "pam_keyinit_go.so")
 			modes := map[string]os.FileMode{
 				wantModule: 0o644,
+				filepath.Join(secureDir, "pam_keyinit_go/core.so"):         0o644,
 				filepath.Join(prefix, "share/man/man8/pam_keyinit_go.8"):   0o644,
 				filepath.Join(prefix, "share/man/man8/keyinit-go.8"):       0o644,
 				filepath.Join(prefix, "sbin/keyinit-go"):                   0o755,

@@ -186,14 +186,24 @@ func TestTryUsageErrors(t *testing.T) {
 	}
 }
 
-// A host that has a session keyring of its own (systemd gives services
-// one): without force the user keeps the host's keyring, and try says so
-// with exit 1; with force the user gets their own.
+// A host that has a session keyring of its own, root's (systemd gives
+// services one): with pam_keyinit.so and no force the user keeps the host's
+// keyring, and try says so with exit 1; with force, or with our module
+// (which keeps only a keyring of the user's own), the user gets their own.
 func TestTryHostWithSessionKeyring(t *testing.T) {
 	u := harness.TempUser(t)
-	for options, wantOwn := range map[string]bool{"revoke": false, "force revoke": true} {
-		t.Run(options, func(t *testing.T) {
-			svc := harness.ConfDirService(t, fmt.Sprintf("session required %s %s\n", harness.Module(t), options))
+	for _, tc := range []struct {
+		name, module, options string
+		wantOwn               bool
+	}{
+		{"pam_keyinit.so revoke", harness.CModule(t), "revoke", false},
+		{"pam_keyinit.so force revoke", harness.CModule(t), "force revoke", true},
+		{"pam_keyinit_go.so revoke", harness.Module(t), "revoke", true},
+		{"pam_keyinit_go.so force revoke", harness.Module(t), "force revoke", true},
+	} {
+		wantOwn := tc.wantOwn
+		t.Run(tc.name, func(t *testing.T) {
+			svc := harness.ConfDirService(t, fmt.Sprintf("session required %s %s\n", tc.module, tc.options))
 			// keyctl session - runs keyinit-go in a new anonymous session keyring.
 			cmd := exec.Command("keyctl", "session", "-", harness.Built(t, "keyinit-go"),
 				"try", "--json", "--conf-dir", svc.Dir, svc.Name, u.Name)

@@ -47,6 +47,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -214,21 +215,22 @@ static void block_async_signals(sigset_t *old)
 
 /* --- where the core is, and whether to trust it ------------------------- */
 
-/* The core next to this file if there is one there, else the installed one. */
-static const char *core_path(char *buf, size_t len)
+/* The core next to this file if there is one there, else the installed one.
+ * Called under load_lock, which guards the buffer. */
+static const char *core_path(void)
 {
+	static char buf[PATH_MAX];
 	Dl_info info;
 	const char *slash;
 	struct stat sb;
+	int n;
 
-	if (dladdr((void *)&core_path, &info) != 0 && info.dli_fname != NULL &&
-	    (slash = strrchr(info.dli_fname, '/')) != NULL &&
-	    (size_t)(slash - info.dli_fname) + sizeof("/" CORE_NAME) <= len) {
-		memcpy(buf, info.dli_fname, (size_t)(slash - info.dli_fname));
-		strcpy(buf + (slash - info.dli_fname), "/" CORE_NAME);
-		if (stat(buf, &sb) == 0)
-			return buf;
-	}
+	if (dladdr((void *)&core_path, &info) == 0 || info.dli_fname == NULL ||
+	    (slash = strrchr(info.dli_fname, '/')) == NULL)
+		return KIG_CORE_PATH;
+	n = snprintf(buf, sizeof(buf), "%.*s/" CORE_NAME, (int)(slash - info.dli_fname), info.dli_fname);
+	if (n > 0 && (size_t)n < sizeof(buf) && stat(buf, &sb) == 0)
+		return buf;
 	return KIG_CORE_PATH;
 }
 
@@ -322,8 +324,7 @@ static void *load(pam_handle_t *pamh, const char *path)
  * must not be entered before started_here says this is that process. */
 static int get_core(pam_handle_t *pamh)
 {
-	char buf[PATH_MAX];
-	const char *path = core_path(buf, sizeof(buf));
+	const char *path = core_path();
 	void *h;
 
 	if (!trusted(pamh, path))
