@@ -17,7 +17,7 @@ TOOL_SOURCES := $(wildcard cmd/keyinit-go/*.go cmd/keyinit-go/internal/*/*.go ke
 LDFLAGS  := -s -w -extldflags '-Wl,--version-script=$(CURDIR)/$(MAPFILE) -Wl,-z,relro,-z,now'
 
 # Debian packages the build, the tests and the demo use.
-DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps pkg-config man-db groff-base
+DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps pkg-config man-db groff-base rpm rpmlint
 
 .PHONY: all deps test test-programs fuzz demo bench clean keyinit-go
 all: $(MODULE) $(TOOL)
@@ -136,4 +136,20 @@ $(DEB): $(MODULE) doc/pam_keyinit_go.8 $(wildcard packaging/* examples/pam.d/*)
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $@
 
 clean:
-	rm -rf build/*.so build/*.h build/test build/test.log build/bench $(TOOL) build/*.deb $(DEB_ROOT)
+	rm -rf build/*.so build/*.h build/test build/test.log build/bench $(TOOL) build/*.deb $(DEB_ROOT) build/rpm
+
+# --- RPM (Fedora/RHEL family) ------------------------------------------------
+# build/rpm/RPMS/<arch>/pam-keyinit-go-<version>-1.<arch>.rpm from
+# packaging/pam-keyinit-go.spec with rpmbuild (Debian's rpm package here).
+# Its payload is "make install DESTDIR=..." with the module in the RPM's
+# module dir (%{_pam_moduledir}, else %{_libdir}/security), plus the
+# examples and the licence (LICENSE once there, else packaging/copyright).
+RPM_TOP  := $(CURDIR)/build/rpm
+RPM_LICENCE := $(firstword $(wildcard $(CURDIR)/LICENSE) $(CURDIR)/packaging/copyright)
+.PHONY: rpm
+rpm: $(MODULE) $(TOOL)
+	rm -rf $(RPM_TOP)
+	mkdir -p $(RPM_TOP)/BUILD
+	rpmbuild -bb --nodeps --define '_topdir $(RPM_TOP)' --define 'srcdir $(CURDIR)' \
+	    --define 'version $(VERSION)' --define 'licence $(RPM_LICENCE)' packaging/pam-keyinit-go.spec
+	rpmlint -c packaging/rpmlint.toml $(RPM_TOP)/RPMS/*/*.rpm
