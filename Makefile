@@ -48,12 +48,14 @@ SECUREDIR  ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir pam 2>/dev/null); \
 	else echo "/lib/security"; fi)
 
 # Debian packages the build, the tests and the demo use.
-DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps pkg-config man-db groff-base lintian
+DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps pkg-config man-db groff-base lintian rpm rpmlint
 
 .PHONY: all deps test test-programs fuzz demo bench clean keyinit-go
 all: $(MODULE) $(CORE) $(TOOL) $(HELPER)
 
-$(MODULE): $(FRONT_SOURCES)
+# build/securedir rebuilds the front when SECUREDIR changes: the installed
+# core's path is built into it.
+$(MODULE): $(FRONT_SOURCES) build/securedir
 	@mkdir -p build
 	$(CC) $(HARDEN_CFLAGS) -Wall -Wextra -Werror -fPIC -shared \
 	    -DKIG_CORE_PATH='"$(SECUREDIR)/pam_keyinit_go/core.so"' -DKIG_CORE_GODEBUG='"$(CORE_GODEBUG)"' \
@@ -76,6 +78,9 @@ keyinit-go: $(TOOL) $(HELPER)
 $(TOOL): $(TOOL_SOURCES) build/keyinit-go.helper-path
 	CGO_ENABLED=1 $(GO) build -trimpath -buildmode=pie \
 		-ldflags "-s -w -X main.installedHelper=$(HELPER_PATH)" -o $@ ./cmd/keyinit-go
+build/securedir: FORCE
+	@mkdir -p build
+	@echo '$(SECUREDIR)' | cmp -s - $@ || echo '$(SECUREDIR)' > $@
 build/keyinit-go.helper-path: FORCE
 	@mkdir -p build
 	@echo '$(HELPER_PATH)' | cmp -s - $@ || echo '$(HELPER_PATH)' > $@
@@ -201,4 +206,20 @@ $(DEB): $(MODULE) $(CORE) $(TOOL) $(HELPER) $(wildcard doc/*.8 packaging/* examp
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $@
 
 clean:
-	rm -rf build/*.so build/*.h build/pam_keyinit_go build/test build/test.log build/bench $(TOOL) $(HELPER) build/keyinit-go.helper-path build/*.deb $(DEB_ROOT)
+	rm -rf build/*.so build/*.h build/pam_keyinit_go build/test build/test.log build/bench $(TOOL) $(HELPER) build/keyinit-go.helper-path build/*.deb $(DEB_ROOT) build/rpm
+
+# --- RPM (Fedora/RHEL family) ------------------------------------------------
+# build/rpm/RPMS/<arch>/pam-keyinit-go-<version>-1.<arch>.rpm from
+# packaging/pam-keyinit-go.spec with rpmbuild (Debian's rpm package here).
+# Its payload is "make install DESTDIR=..." with the module in the RPM's
+# module dir (%{_pam_moduledir}, else %{_libdir}/security), plus the
+# examples and the licence (LICENSE).
+RPM_TOP  := $(CURDIR)/build/rpm
+RPM_LICENCE := $(CURDIR)/LICENSE
+.PHONY: rpm
+rpm: $(MODULE) $(CORE) $(TOOL) $(HELPER)
+	rm -rf $(RPM_TOP)
+	mkdir -p $(RPM_TOP)/BUILD
+	rpmbuild -bb --nodeps --define '_topdir $(RPM_TOP)' --define 'srcdir $(CURDIR)' \
+	    --define 'version $(VERSION)' --define 'licence $(RPM_LICENCE)' packaging/pam-keyinit-go.spec
+	rpmlint -c packaging/rpmlint.toml $(RPM_TOP)/RPMS/*/*.rpm
