@@ -11,10 +11,18 @@
  * GODEBUG=schedtrace printed to the caller's terminal. So while the runtime
  * starts, the block holds only the module's own settings, lent in the slots
  * of the first entries, and a harmless filler in the others; then every
- * entry is put back. A process with an empty environment (env -i) has no
- * slot for GOMAXPROCS=1; there the loading thread is held to one CPU while
- * the runtime starts, since the runtime sizes itself to the CPUs it may run
- * on (its threads then keep that one CPU, which an idle runtime can spare). A block with fewer
+ * entry is put back.
+ *
+ * Threads. The loading thread is also held to the CPU it runs on while the
+ * runtime starts (its own affinity is given back). The runtime's threads,
+ * made from it, keep that one CPU: a runtime that never runs two things at
+ * once needs no more, and it has to stay out of a login server's way. It
+ * also settles how many threads the runtime makes: spread over several
+ * CPUs, a hand-off inside its start (the garbage collector's helpers) raced
+ * and made a fifth thread in about one start in three; held to one, 60
+ * starts out of 60 made four. And a process with an empty environment
+ * (env -i), which has no slot to lend GOMAXPROCS in, gets one P all the same:
+ * the runtime sizes itself to the CPUs it may run on. A block with fewer
  * than three entries lends fewer; the core's link-time GODEBUG default and
  * its init() (../main.go) cover the rest. (A host thread calling setenv() at
  * that very moment could see the lent entries: pam_start and the first
@@ -122,12 +130,11 @@ static int lend_env(struct lent_env *l)
 	l->saved = NULL;
 	l->n = 0;
 	l->pinned = 0;
+	pin_to_one_cpu(l);
 	while (env_block != NULL && env_block[l->n] != NULL)
 		l->n++;
-	if (l->n == 0) {
-		pin_to_one_cpu(l);
+	if (l->n == 0)
 		return 1;
-	}
 	l->saved = malloc((l->n + 1) * sizeof(char *));
 	if (l->saved == NULL)
 		return 0;

@@ -13,9 +13,11 @@
  *   sigaltstack      the calling thread's
  *   child SigIgn     the ignored set of a child it execs
  *   environ          every entry of environ, and of the block after argv
+ *   cpus             the calling thread's CPU affinity
  *   threads          entries of /proc/self/task
- * plus the PAM codes, the session keyring seen inside the session, and, in
- * auth mode, whether unshare(CLONE_NEWUSER) still works.
+ * plus the PAM codes, the session keyring seen inside the session, whether
+ * the Go core got loaded, and, in auth mode, whether unshare(CLONE_NEWUSER)
+ * still works (a multi-threaded process cannot).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -150,9 +152,43 @@ static int threads(void)
 	return n;
 }
 
+/* Whether the Go core (pam_keyinit_go/core.so) is mapped: only a session
+ * hook may load it. */
+static int core_mapped(void)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int found = 0;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "pam_keyinit_go/core.so") != NULL)
+			found = 1;
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
+/* The calling thread's CPU affinity (the front narrows it while the runtime
+ * starts). */
+static void show_cpus(const char *when)
+{
+	cpu_set_t set;
+	int cpu, n = 0;
+
+	sched_getaffinity(0, sizeof(set), &set);
+	printf("%s cpus:", when);
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &set)) {
+			printf(" %d", cpu);
+			n++;
+		}
+	printf(" (%d)\n", n);
+}
+
 static void show_state(const char *when)
 {
 	show_signals(when);
+	show_cpus(when);
 	show_sigaltstack(when);
 	show_child_sigign(when);
 	show_env(when);
@@ -198,6 +234,7 @@ int main(int argc, char **argv)
 	}
 	printf("pam_end: %d\n", pam_end(h, PAM_SUCCESS));
 	show_state("after");
+	printf("core mapped: %s\n", core_mapped() ? "yes" : "no");
 	if (!session)
 		printf("unshare user: %s\n", unshare(CLONE_NEWUSER) == 0 ? "ok" : strerror(errno));
 	printf("done: yes\n");
