@@ -13,7 +13,7 @@ DESTDIR  ?=
 # session hook that needs Go, from beside itself or from $(SECUREDIR).
 MODULE   := build/pam_keyinit_go.so
 CORE     := build/pam_keyinit_go/core.so
-FRONT_SOURCES := $(wildcard pam/front/*.c pam/front/*.h) pam/core_api.h pam/front/pam_keyinit_go.map
+FRONT_SOURCES := $(wildcard pam/front/*.c pam/front/*.h) pam/core_api.h pam/async_signals.h pam/front/pam_keyinit_go.map
 SOURCES  := $(wildcard pam/*.go pam/*.c pam/*.h keyinit/*.go) go.mod go.sum pam/core.map
 TOOL     := build/keyinit-go
 TOOL_SOURCES := $(wildcard cmd/keyinit-go/*.go cmd/keyinit-go/internal/*/*.go keyinit/*.go) go.mod go.sum

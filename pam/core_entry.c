@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
+#include "async_signals.h"
 #include "keyinit_pam.h"
 #include "_cgo_export.h"
 
@@ -84,17 +85,7 @@ struct go_call {
 
 static void enter_go(struct go_call *c)
 {
-	sigset_t block;
-
-	sigfillset(&block);
-	/* The synchronous faults, which cannot wait. */
-	sigdelset(&block, SIGSEGV);
-	sigdelset(&block, SIGBUS);
-	sigdelset(&block, SIGFPE);
-	sigdelset(&block, SIGILL);
-	sigdelset(&block, SIGTRAP);
-	sigdelset(&block, SIGSYS);
-	pthread_sigmask(SIG_BLOCK, &block, &c->mask);
+	kig_block_async_signals(&c->mask);
 	sigaltstack(NULL, &c->sigstack);
 	if ((c->sigstack.ss_flags & SS_DISABLE) && go_sigstack.ss_sp != NULL)
 		sigaltstack(&go_sigstack, NULL);

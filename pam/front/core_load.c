@@ -63,6 +63,7 @@
 #include <sys/stat.h>
 #include <security/pam_ext.h>
 
+#include "../async_signals.h"
 #include "front.h"
 
 #ifndef KIG_CORE_PATH
@@ -206,20 +207,6 @@ static void restore_signals(const struct host_signals *h)
 	}
 }
 
-static void block_async_signals(sigset_t *old)
-{
-	sigset_t block;
-
-	sigfillset(&block);
-	sigdelset(&block, SIGSEGV);
-	sigdelset(&block, SIGBUS);
-	sigdelset(&block, SIGFPE);
-	sigdelset(&block, SIGILL);
-	sigdelset(&block, SIGTRAP);
-	sigdelset(&block, SIGSYS);
-	pthread_sigmask(SIG_BLOCK, &block, old);
-}
-
 /* --- where the core is, and whether to trust it ------------------------- */
 
 /* The core next to this file if there is one there, else the installed one.
@@ -308,7 +295,7 @@ static void *load(pam_handle_t *pamh, const char *path)
 		pam_syslog(pamh, LOG_CRIT, "out of memory to load the Go core");
 		return NULL;
 	}
-	block_async_signals(&mask);
+	kig_block_async_signals(&mask);
 	save_signals(sigs);
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	/* Every call into the core waits until its runtime has started, which it

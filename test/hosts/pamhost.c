@@ -117,13 +117,33 @@ static pam_handle_t *start(void)
 	return h;
 }
 
-/* Forks; the child runs f(h) and exits; the parent waits at most
- * CHILD_DEADLINE seconds and reports how the child ended. */
-static void in_child(const char *name, void (*f)(pam_handle_t *), pam_handle_t *h)
+/* Waits at most CHILD_DEADLINE seconds for pid (a hung child is killed) and
+ * reports how it ended as "NAME exit". */
+static void wait_child(const char *name, pid_t pid)
 {
 	char label[64];
-	pid_t pid;
 	int status, waited;
+
+	snprintf(label, sizeof(label), "%s exit", name);
+	for (waited = 0; waited < CHILD_DEADLINE * 100; waited++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			if (WIFEXITED(status))
+				say(label, "%d", WEXITSTATUS(status));
+			else
+				say(label, "signal %d", WTERMSIG(status));
+			return;
+		}
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	say(label, "timeout");
+}
+
+/* Forks; the child runs f(h) and exits; the parent waits for it. */
+static void in_child(const char *name, void (*f)(pam_handle_t *), pam_handle_t *h)
+{
+	pid_t pid;
 
 	fflush(stdout);
 	pid = fork();
@@ -136,22 +156,7 @@ static void in_child(const char *name, void (*f)(pam_handle_t *), pam_handle_t *
 		fflush(stdout);
 		_exit(0);
 	}
-	snprintf(label, sizeof(label), "%s exit", name);
-	for (waited = 0; waited < CHILD_DEADLINE * 100; waited++) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid) {
-			if (WIFEXITED(status))
-				say(label, "%d", WEXITSTATUS(status));
-			else
-				say(label, "signal %d", WTERMSIG(status));
-			return;
-		}
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	say(label, "timeout");
+	wait_child(name, pid);
 }
 
 /* --- systemd: open in the parent; close, setcred(DELETE) and pam_end in the
@@ -327,7 +332,6 @@ static void pidns_grandchild(void)
 static void pidns_init(pam_handle_t *unused)
 {
 	pam_handle_t *h = start();
-	int status, waited;
 	pid_t pid;
 
 	(void)unused;
@@ -340,17 +344,8 @@ static void pidns_init(pam_handle_t *unused)
 		fflush(stdout);
 		_exit(0);
 	}
-	for (waited = 0; waited < CHILD_DEADLINE * 100; waited++) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			say("grandchild exit", "%d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-			say("init close", "%d", pam_close_session(h, 0));
-			return;
-		}
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	say("grandchild exit", "timeout");
+	wait_child("grandchild", pid);
+	say("init close", "%d", pam_close_session(h, 0));
 }
 
 static void pattern_pidns_clone(void)
