@@ -38,17 +38,15 @@ export CGO_CFLAGS  := $(HARDEN_CFLAGS)
 export CGO_LDFLAGS := $(HARDEN_LDFLAGS)
 
 # libpam loads modules from its own directory whatever PREFIX is, so the
-# module goes where the installed libpam looks: <libdir of pam.pc>/security
-# (on Debian /lib/<multiarch>/security), else /lib/<multiarch>/security from
-# the compiler. Override with SECUREDIR=... PREFIX places the manual page.
-PKG_CONFIG ?= pkg-config
-SECUREDIR  ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir pam 2>/dev/null); \
-	if [ -n "$$d" ]; then echo "$$d/security"; \
-	elif m=$$($(CC) -print-multiarch 2>/dev/null) && [ -n "$$m" ]; then echo "/lib/$$m/security"; \
-	else echo "/lib/security"; fi)
+# module goes where the installed libpam looks: internal/pamdir, which the
+# command, the tests and the benchmark ask too. Override with SECUREDIR=...
+# (an RPM build passes %{_pam_moduledir}). PREFIX places the rest.
+ifndef SECUREDIR
+SECUREDIR := $(shell $(GO) run ./internal/pamdir/pam-module-dir)
+endif
 
 # Debian packages the build, the tests and the demo use.
-DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps pkg-config man-db groff-base lintian rpm rpmlint
+DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps man-db groff-base lintian rpm rpmlint
 
 .PHONY: all deps test test-programs fuzz demo bench clean keyinit-go
 all: $(MODULE) $(CORE) $(TOOL) $(HELPER)

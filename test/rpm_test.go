@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"pam_keyinit_go/internal/pamdir"
 	"pam_keyinit_go/test/harness"
 )
 
@@ -75,7 +76,10 @@ func TestRPM(t *testing.T) {
 		}
 	}
 	rpmModDir := strings.TrimSpace(string(must(exec.Command("rpm", "--eval", "%{?_pam_moduledir}%{!?_pam_moduledir:%{_libdir}/security}").Output())))
-	debModDir := strings.TrimSpace(string(must(exec.Command("pkg-config", "--variable=libdir", "pam").Output()))) + "/security"
+	debModDir, err := pamdir.ModuleDir()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// rpmlint's no-manual-page-for-binary is filtered (packaging/rpmlint.toml
 	// says why): check here what it would.
 	if !slices.Contains(rpmFiles, "/usr/share/man/man8/keyinit-go.8.gz") {

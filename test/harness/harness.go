@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"pam_keyinit_go/internal/pamdir"
 )
 
 // RequireRoot skips the test with a clear message unless run as root.
@@ -51,18 +53,15 @@ func Built(t testing.TB, name string) string {
 // CModule is Linux-PAM's installed pam_keyinit.so, for side-by-side tests.
 func CModule(t testing.TB) string {
 	t.Helper()
-	for _, p := range []string{
-		"/lib/x86_64-linux-gnu/security/pam_keyinit.so",
-		"/usr/lib/x86_64-linux-gnu/security/pam_keyinit.so",
-		"/lib/security/pam_keyinit.so",
-		"/usr/lib64/security/pam_keyinit.so",
-	} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	d, err := pamdir.ModuleDir()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("Linux-PAM's pam_keyinit.so is not installed (package libpam-modules)")
-	return ""
+	p := filepath.Join(d, "pam_keyinit.so")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("Linux-PAM's pam_keyinit.so is not installed (package libpam-modules): %v", err)
+	}
+	return p
 }
 
 // RandomName is prefix followed by 8 random hex digits.
