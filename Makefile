@@ -16,7 +16,7 @@ CORE     := build/pam_keyinit_go/core.so
 FRONT_SOURCES := $(wildcard pam/front/*.c pam/front/*.h) pam/core_api.h pam/async_signals.h pam/front/pam_keyinit_go.map
 SOURCES  := $(wildcard pam/*.go pam/*.c pam/*.h keyinit/*.go) go.mod go.sum pam/core.map
 TOOL     := build/keyinit-go
-TOOL_SOURCES := $(wildcard cmd/keyinit-go/*.go cmd/keyinit-go/internal/*/*.go keyinit/*.go) go.mod go.sum
+TOOL_SOURCES := $(wildcard cmd/keyinit-go/*.go cmd/keyinit-go/internal/*/*.go internal/*/*.go keyinit/*.go) go.mod go.sum
 # The C program "keyinit-go try" runs the PAM transaction in (never the Go
 # CLI itself: a Go module in a Go program would be two Go runtimes).
 HELPER   := build/keyinit-go-try

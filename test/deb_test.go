@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"pam_keyinit_go/internal/pamconf"
 	"pam_keyinit_go/test/harness"
 )
 
@@ -155,12 +156,12 @@ func TestDebianPackage(t *testing.T) {
 	}
 	session, _ := os.ReadFile("/etc/pam.d/common-session")
 	lines := parsePamFile(t, "/etc/pam.d/common-session")
-	ours := slices.IndexFunc(lines, func(l pamLine) bool { return l.module == "pam_keyinit_go.so" })
-	unix := slices.IndexFunc(lines, func(l pamLine) bool { return l.module == "pam_unix.so" })
+	ours := slices.IndexFunc(lines, func(l pamconf.Line) bool { return l.Module == "pam_keyinit_go.so" })
+	unix := slices.IndexFunc(lines, func(l pamconf.Line) bool { return l.Module == "pam_unix.so" })
 	switch {
 	case ours < 0:
 		t.Fatalf("after pam-auth-update --enable keyinit-go, common-session has no pam_keyinit_go.so line:\n%s", session)
-	case lines[ours].typ != "session" || lines[ours].control != "optional" || strings.Join(lines[ours].args, " ") != "force revoke":
+	case lines[ours].Type != "session" || lines[ours].Control != "optional" || strings.Join(lines[ours].Args, " ") != "force revoke":
 		t.Errorf("common-session line %+v; want \"session optional pam_keyinit_go.so force revoke\"", lines[ours])
 	case unix >= 0 && ours > unix:
 		t.Errorf("pam_keyinit_go.so comes after pam_unix.so in common-session:\n%s", session)

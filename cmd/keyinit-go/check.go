@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"pam_keyinit_go/cmd/keyinit-go/internal/pamconf"
+	"pam_keyinit_go/internal/pamconf"
 )
 
 const checkHelp = `Usage: keyinit-go check [--json] [--strict] [--pam-dir DIR] [--module-dir DIR] [FILE|SERVICE...]

@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"pam_keyinit_go/cmd/keyinit-go/internal/pamconf"
+	"pam_keyinit_go/internal/pamconf"
 )
 
 // checkReport is what "check" prints; its JSON form is the --json output.

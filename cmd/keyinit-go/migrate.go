@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"pam_keyinit_go/cmd/keyinit-go/internal/pamconf"
+	"pam_keyinit_go/internal/pamconf"
 	"pam_keyinit_go/cmd/keyinit-go/internal/udiff"
 )
 

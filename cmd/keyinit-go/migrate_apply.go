@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"pam_keyinit_go/cmd/keyinit-go/internal/pamconf"
+	"pam_keyinit_go/internal/pamconf"
 )
 
 // applyMigration writes the plan, or refuses with one line on stderr and
