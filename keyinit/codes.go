@@ -14,6 +14,7 @@ type Code int
 const (
 	Success     Code = 0
 	SystemErr   Code = 4
+	PermDenied  Code = 6 // libpam's answer when every module of a stack ignored a call
 	BufErr      Code = 5
 	UserUnknown Code = 10
 	SessionErr  Code = 14
@@ -39,3 +40,6 @@ const (
 	LogNotice Priority = 5
 	LogDebug  Priority = 7
 )
+
+// LogAuthpriv is the facility pam_syslog logs to (syslog.h).
+const LogAuthpriv = 10 << 3

@@ -13,6 +13,7 @@ package main
 #cgo noescape kig_lookup_user
 #cgo nocallback kig_lookup_user
 #include <stdlib.h>
+#include <syslog.h>
 #include <security/pam_modules.h>
 #include "keyinit_pam.h"
 */
@@ -32,6 +33,11 @@ var _ = [1]struct{}{}[C.PAM_SESSION_ERR-keyinit.SessionErr]
 var _ = [1]struct{}{}[C.PAM_CRED_ERR-keyinit.CredErr]
 var _ = [1]struct{}{}[C.PAM_USER_UNKNOWN-keyinit.UserUnknown]
 var _ = [1]struct{}{}[C.PAM_IGNORE-keyinit.Ignore]
+var _ = [1]struct{}{}[C.PAM_PERM_DENIED-keyinit.PermDenied]
+var _ = [1]struct{}{}[C.LOG_ERR-C.int(keyinit.LogErr)]
+var _ = [1]struct{}{}[C.LOG_NOTICE-C.int(keyinit.LogNotice)]
+var _ = [1]struct{}{}[C.LOG_DEBUG-C.int(keyinit.LogDebug)]
+var _ = [1]struct{}{}[C.LOG_AUTHPRIV-keyinit.LogAuthpriv]
 var _ = [1]struct{}{}[C.PAM_ESTABLISH_CRED-keyinit.FlagEstablishCred]
 var _ = [1]struct{}{}[C.PAM_DELETE_CRED-keyinit.FlagDeleteCred]
 var _ = [1]struct{}{}[C.KIG_HOOK_OPEN_SESSION-C.int(keyinit.HookOpenSession)]

@@ -9,21 +9,23 @@ import (
 	"github.com/msteinert/pam/v2"
 	"golang.org/x/sys/unix"
 
+	"pam_keyinit_go/keyinit"
 	"pam_keyinit_go/test/harness"
 )
 
-// PAM codes the tests expect (security/_pam_types.h).
+// PAM codes and syslog priorities the tests expect: keyinit's, which the
+// module's build checks against libpam's and syslog.h's.
 const (
-	pamSuccess     = 0
-	pamPermDenied  = 6 // what libpam returns when every module of a stack ignored the call
-	pamUserUnknown = 10
-	pamSessionErr  = 14
-	pamCredErr     = 17
+	pamSuccess     = int(keyinit.Success)
+	pamPermDenied  = int(keyinit.PermDenied) // what libpam returns when every module of a stack ignored the call
+	pamUserUnknown = int(keyinit.UserUnknown)
+	pamSessionErr  = int(keyinit.SessionErr)
+	pamCredErr     = int(keyinit.CredErr)
 
-	logAuthpriv = 10 << 3
-	logErr      = 3
-	logNotice   = 5
-	logDebug    = 7
+	logAuthpriv = int(keyinit.LogAuthpriv)
+	logErr      = int(keyinit.LogErr)
+	logNotice   = int(keyinit.LogNotice)
+	logDebug    = int(keyinit.LogDebug)
 )
 
 // stack is a service with the module in the auth stack (for setcred) and in
