@@ -52,12 +52,14 @@ DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyuti
 all: $(MODULE) $(CORE) $(TOOL) $(HELPER)
 
 # build/securedir rebuilds the front when SECUREDIR changes: the installed
-# core's path is built into it.
+# core's path is built into it. -z nodelete: pam_end would unload the front
+# and the next pam_start load it again, for nothing, since the Go core it
+# loaded can never be unloaded; it also keeps the front's record of the core.
 $(MODULE): $(FRONT_SOURCES) build/securedir
 	@mkdir -p build
 	$(CC) $(HARDEN_CFLAGS) -Wall -Wextra -Werror -fPIC -shared \
 	    -DKIG_CORE_PATH='"$(SECUREDIR)/pam_keyinit_go/core.so"' -DKIG_CORE_GODEBUG='"$(CORE_GODEBUG)"' \
-	    -o $@ $(filter %.c,$^) -s -Wl,--version-script=pam/front/pam_keyinit_go.map $(HARDEN_LDFLAGS) -lpam
+	    -o $@ $(filter %.c,$^) -s -Wl,--version-script=pam/front/pam_keyinit_go.map -Wl,-z,nodelete $(HARDEN_LDFLAGS) -lpam
 
 # go_core OUTPUT [TAGS]: the Go core, exporting only its C entry points.
 define go_core
