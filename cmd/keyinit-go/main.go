@@ -67,7 +67,7 @@ Usage:
   keyinit-go status [--json]
         kernel keyring support, kernel.keys.* settings, key use per uid and the
         caller's session keyring
-  keyinit-go migrate [--apply | --revert] [FILE|SERVICE...]
+  keyinit-go migrate [--apply | --revert] [--pam-dir DIR] [--module-dir DIR] [--state-dir DIR] [FILE|SERVICE...]
         show (as a diff), apply or undo the switch of pam.d files from
         pam_keyinit.so to pam_keyinit_go.so
 

@@ -29,12 +29,13 @@ reports, and leaves as they are:
     pam_keyinit.so).
 With no FILE or SERVICE, every file in --pam-dir that names pam_keyinit.so.
 
---apply refuses, changing nothing, when pam_keyinit_go.so is not in the
-module directory, when "keyinit-go check" of the result finds an error, or
-when a file cannot be replaced. Otherwise it keeps each original and a
-manifest (path, sha256 before and after) in --state-dir, then replaces each
-file atomically (temporary file in its directory, fsync, rename) with the
-owner, mode and extended attributes (SELinux label) of the original.
+--apply refuses, changing nothing, when the module directory lacks
+pam_keyinit_go.so or pam_keyinit_go/core.so (the module is both files),
+when "keyinit-go check" of the result finds an error, or when a file cannot
+be replaced. Otherwise it keeps each original and a manifest (path, sha256
+before and after) in --state-dir, then replaces each file atomically
+(temporary file in its directory, fsync, rename) with the owner, mode and
+extended attributes (SELinux label) of the original.
 
 --revert puts back, byte for byte, every file still as --apply left it. A
 file changed since is left alone and reported with a diff from what --apply

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"pam_keyinit_go/internal/pamconf"
 )
@@ -26,8 +27,9 @@ func applyMigration(plan []migration, targets []checkTarget, pamDir, moduleDir, 
 		fmt.Fprintln(stdout, "nothing to migrate: no pam_keyinit.so line that can be changed")
 		return exitOK
 	}
-	if mod := filepath.Join(moduleDir, pamconf.GoModule); !fileExists(mod) {
-		return refuse("%s is not installed in %s, where libpam loads modules from: install the package (or \"make install\") first", pamconf.GoModule, moduleDir)
+	if missing := missingModuleFiles(moduleDir); len(missing) > 0 {
+		return refuse("the module is not fully installed in %s, where libpam loads modules from: %s missing; install the package (or \"make install\") first",
+			moduleDir, strings.Join(missing, " and "))
 	}
 	if rep := checkResult(changes, targets, pamDir, moduleDir); rep.Errors > 0 {
 		fmt.Fprintln(stdout, "keyinit-go check of the result:")
@@ -90,4 +92,17 @@ func checkResult(changes []migration, targets []checkTarget, pamDir, moduleDir s
 	}
 	all, _ := checkTargets(nil, pamDir)
 	return checkAll(append(all, targets...), pamDir, moduleDir, read)
+}
+
+// missingModuleFiles lists the files of the module (the front libpam loads
+// and the Go core the front loads) that moduleDir lacks. Both are needed:
+// with the front alone every migrated line would fail its session.
+func missingModuleFiles(moduleDir string) []string {
+	var missing []string
+	for _, f := range []string{pamconf.GoModule, pamconf.GoCore} {
+		if p := filepath.Join(moduleDir, f); !fileExists(p) {
+			missing = append(missing, p)
+		}
+	}
+	return missing
 }

@@ -183,9 +183,35 @@ func refusal(t *testing.T, dir, want string, extra ...string) {
 	}
 }
 
+// The module is two files, the front libpam loads and the Go core the front
+// loads: --apply refuses unless the module directory has both, and its one
+// line names exactly the missing ones.
 func TestMigrateRefusesWithoutModule(t *testing.T) {
-	dir := copyDir(t, "testdata/migrate/debian12")
-	refusal(t, dir, "pam_keyinit_go.so is not installed in ", "--module-dir", t.TempDir())
+	for _, c := range []struct {
+		name    string
+		present []string
+		missing string
+	}{
+		{"neither", nil, "pam_keyinit_go.so and MODS/pam_keyinit_go/core.so missing;"},
+		{"front only", []string{"pam_keyinit_go.so"}, ": MODS/pam_keyinit_go/core.so missing;"},
+		{"core only", []string{"pam_keyinit_go/core.so"}, ": MODS/pam_keyinit_go.so missing;"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mods := t.TempDir()
+			for _, f := range c.present {
+				p := filepath.Join(mods, f)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dir := copyDir(t, "testdata/migrate/debian12")
+			refusal(t, dir, "the module is not fully installed in "+mods+", where libpam loads modules from: ", "--module-dir", mods)
+			refusal(t, dir, strings.ReplaceAll(c.missing, "MODS", mods), "--module-dir", mods)
+		})
+	}
 }
 
 // The sshd line can be migrated, but common-session keeps pam_keyinit.so

@@ -10,6 +10,10 @@ import (
 const (
 	CModule  = "pam_keyinit.so"    // Linux-PAM's
 	GoModule = "pam_keyinit_go.so" // ours
+	// GoCore is the Go half of ours, relative to the module directory:
+	// pam_keyinit_go.so is a C front that loads it on the first session
+	// hook, so without it every session the front serves fails.
+	GoCore = "pam_keyinit_go/core.so"
 )
 
 // IsKeyinit says whether a module path names pam_keyinit.so or
