@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-const fixtures = "../../testdata"
+const fixtures = "../../cmd/keyinit-go/testdata"
 
 // fixtureFindings loads and checks one fixture service; findings come back
 // as "base:line severity code".
