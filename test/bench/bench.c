@@ -3,13 +3,15 @@
  * It is a plain C PAM host, like login or cron, so every module is measured
  * the same way and the Go modules pay their real cgo entry and runtime
  * start-up. Each run uses one service of a pam_start_confdir directory, made
- * by run.sh, that holds a single "session required MODULE ..." line.
+ * by run.sh, that holds a single "session required MODULE ..." line (for
+ * mem, pam_permit.so auth and account lines before it).
  *
  *   bench warm DIR SERVICE USER N   N x (open, close), PAIRS_PER_HANDLE on each handle
  *   bench full DIR SERVICE USER N   N x (pam_start, open, close, pam_end)
  *   bench cold DIR SERVICE USER N   N x a new process running "once"
  *   bench once DIR SERVICE USER     one transaction; the exit code says if it worked
- *   bench mem  DIR SERVICE USER N   memory and threads after pam_start and after N transactions
+ *   bench mem  DIR SERVICE USER N   memory and threads before any session hook,
+ *                                   after the first open and after N transactions
  *
  * Each mode prints one line of name=value pairs: ns= is the mean time of one
  * successful step, med= the median (a typical step; on a shared machine the
@@ -241,8 +243,9 @@ static void full(long n)
 }
 
 /* Each child is this program run as "once": exec, dynamic linking of libpam,
- * pam_start loading the module (and starting the Go runtime for a Go module),
- * open, close, pam_end and exit. The clock runs from spawn to reaping. */
+ * pam_start loading the module, open (the Go runtime starts at pam_start for
+ * the bare Go module, at the first open for ours), close, pam_end and exit.
+ * The clock runs from spawn to reaping. */
 static void cold(long n, const char *self)
 {
 	char *argv[] = { (char *)self, "once", (char *)dir, (char *)service, (char *)user, NULL };
@@ -268,20 +271,47 @@ static void cold(long n, const char *self)
 	report(&t);
 }
 
-/* VmRSS (KiB) and Threads of this process. */
-static void usage(long *rss_kib, long *threads)
+/* The number after "name" in the first line of file that starts with it,
+ * or -1. */
+static long proc_field(const char *file, const char *name)
 {
 	char line[256];
-	FILE *f = fopen("/proc/self/status", "r");
+	long v = -1;
+	size_t len = strlen(name);
+	FILE *f = fopen(file, "r");
 
-	*rss_kib = *threads = -1;
 	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		sscanf(line, "VmRSS: %ld", rss_kib);
-		sscanf(line, "Threads: %ld", threads);
-	}
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, name, len) == 0) {
+			sscanf(line + len, "%ld", &v);
+			break;
+		}
 	fclose(f);
+	return v;
+}
+
+/* What mem reports at each point: resident memory, the part of it that is
+ * this process's own written pages (Private_Dirty: the heap, stacks and
+ * data the module and a Go runtime add; file pages of code are shared with
+ * every process that maps them and do not count), and threads. */
+struct usage {
+	long rss_kib, dirty_kib, threads;
+};
+
+static struct usage measure(void)
+{
+	struct usage u = {
+		proc_field("/proc/self/status", "VmRSS:"),
+		proc_field("/proc/self/smaps_rollup", "Private_Dirty:"),
+		proc_field("/proc/self/status", "Threads:"),
+	};
+	return u;
+}
+
+static void print_usage(const char *at, struct usage u)
+{
+	printf("rss_%s_kib=%ld dirty_%s_kib=%ld threads_%s=%ld ", at, u.rss_kib, at, u.dirty_kib, at, u.threads);
 }
 
 static void transactions(struct tally *t, long until)
@@ -293,30 +323,50 @@ static void transactions(struct tally *t, long until)
 	}
 }
 
-/* The first handle stays open, so a C module stays loaded across the
+/* A Go runtime finishes starting in threads of its own after the call that
+ * started it returns (dlopen for the bare module, the first open for ours);
+ * waiting lets it settle so the figures do not depend on a race. */
+static void settle(void)
+{
+	usleep(200000);
+}
+
+/* First a host that never reaches a session: pam_start, pam_authenticate,
+ * pam_acct_mgmt (pam_permit.so in the service), as su or sudo do before a
+ * session or when they fail; the module is loaded but none of its hooks has
+ * run. Then the first open and close on that handle, then n transactions.
+ * The first handle stays open, so a C module stays loaded across the
  * transactions as it would in a host that keeps one. Memory is also read
  * after the first tenth of the transactions: growth after that point is
  * growth per transaction, not the one-time cost of the first calls. */
 static void mem(long n)
 {
-	long rss0, thr0, rss1, thr1, rss2, thr2, rss3, thr3;
 	struct tally t = { 0, 0, 0, NULL };
-	pam_handle_t *h;
+	struct usage idle, open, tenth, after;
+	pam_handle_t *h = start();
 
-	usage(&rss0, &thr0);
-	h = start();
-	/* A Go library's runtime finishes starting in threads of its own after
-	 * dlopen returns; let it settle so the figure does not depend on a race. */
-	usleep(200000);
-	usage(&rss1, &thr1);
+	if (pam_authenticate(h, 0) != PAM_SUCCESS)
+		t.errors++;
+	if (pam_acct_mgmt(h, 0) != PAM_SUCCESS)
+		t.errors++;
+	settle();
+	idle = measure();
+	if (pam_open_session(h, 0) != PAM_SUCCESS)
+		t.errors++;
+	settle();
+	open = measure();
+	if (pam_close_session(h, 0) != PAM_SUCCESS)
+		t.errors++;
 	transactions(&t, n / 10);
-	usage(&rss2, &thr2);
+	tenth = measure();
 	transactions(&t, n);
-	usage(&rss3, &thr3);
-	printf("rss_before_kib=%ld rss_start_kib=%ld rss_tenth_kib=%ld rss_after_kib=%ld "
-	       "threads_before=%ld threads_start=%ld threads_tenth=%ld threads_after=%ld "
-	       "errors=%ld n=%ld\n",
-	       rss0, rss1, rss2, rss3, thr0, thr1, thr2, thr3, t.errors, t.ok);
+	after = measure();
+	/* Printed at the end: stdio's buffer is not counted at any point. */
+	print_usage("idle", idle);
+	print_usage("open", open);
+	print_usage("tenth", tenth);
+	print_usage("after", after);
+	printf("errors=%ld n=%ld\n", t.errors, t.ok);
 	pam_end(h, PAM_SUCCESS);
 }
 
