@@ -32,18 +32,15 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-# Linux-PAM's own modules, wherever this machine's libpam keeps them.
+# Linux-PAM's own modules, where libpam loads modules from (internal/pamdir,
+# which the Makefile, keyinit-go and the tests ask too).
+moduledir=$("$GO" run ./internal/pamdir/pam-module-dir)
 system_module() {
-	local d
-	for d in "/lib/$(cc -print-multiarch 2>/dev/null)/security" "/usr/lib/$(cc -print-multiarch 2>/dev/null)/security" \
-		/lib/security /usr/lib/security /lib64/security /usr/lib64/security; do
-		if [ -e "$d/$1" ]; then
-			echo "$d/$1"
-			return
-		fi
-	done
-	echo "bench: $1 not found (Debian package libpam-modules)" >&2
-	exit 1
+	if [ ! -e "$moduledir/$1" ]; then
+		echo "bench: $moduledir/$1 not found (Debian package libpam-modules)" >&2
+		exit 1
+	fi
+	echo "$moduledir/$1"
 }
 
 work=$(mktemp -d /tmp/kig-bench.XXXXXXXX)
