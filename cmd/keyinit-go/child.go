@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"pam_keyinit_go/cmd/keyinit-go/internal/keyring"
+	"pam_keyinit_go/internal/keys"
 )
 
 // childCommand is the hidden command "try" runs in a child process to see
@@ -21,7 +22,7 @@ const childCommand = "__session-keyring"
 // runChild prints @s as this (child) process sees it, as JSON.
 func runChild(stdout, stderr io.Writer) int {
 	k := keyring.Real{}
-	serial, err := k.Resolve(keyring.Session)
+	serial, err := k.Resolve(keys.Session)
 	if err != nil {
 		fmt.Fprintf(stderr, "keyinit-go: look up the session keyring: %v\n", err)
 		return exitUsage

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"pam_keyinit_go/internal/pamconf"
 	"pam_keyinit_go/cmd/keyinit-go/internal/udiff"
+	"pam_keyinit_go/internal/pamconf"
 )
 
 const migrateHelp = `Usage: keyinit-go migrate [--apply | --revert] [--pam-dir DIR] [--module-dir DIR] [--state-dir DIR] [FILE|SERVICE...]

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"pam_keyinit_go/cmd/keyinit-go/internal/keyring"
+	"pam_keyinit_go/internal/keys"
 )
 
 const statusHelp = `Usage: keyinit-go status [--json]
@@ -32,15 +33,15 @@ Exit status: 0; 1 when keyctl does not work here; 2 bad usage.
 
 // statusReport is what "status" prints; its JSON form is the --json output.
 type statusReport struct {
-	KeyringsSupported bool              `json:"keyrings_supported"`
-	KeyctlError       string            `json:"keyctl_error,omitempty"`
-	Sysctls           []keyring.Sysctl  `json:"sysctls"`
-	SysctlError       string            `json:"sysctl_error,omitempty"`
-	KeyUsers          []keyring.KeyUser `json:"key_users"`
-	KeyUsersError     string            `json:"key_users_error,omitempty"`
-	NearQuota         []uint32          `json:"near_quota"` // uids at NearFull of a quota or more
-	Session           *keyring.Key      `json:"session,omitempty"`
-	SessionError      string            `json:"session_error,omitempty"`
+	KeyringsSupported bool             `json:"keyrings_supported"`
+	KeyctlError       string           `json:"keyctl_error,omitempty"`
+	Sysctls           []keyring.Sysctl `json:"sysctls"`
+	SysctlError       string           `json:"sysctl_error,omitempty"`
+	KeyUsers          []keys.KeyUser   `json:"key_users"`
+	KeyUsersError     string           `json:"key_users_error,omitempty"`
+	NearQuota         []uint32         `json:"near_quota"` // uids at NearFull of a quota or more
+	Session           *keyring.Key     `json:"session,omitempty"`
+	SessionError      string           `json:"session_error,omitempty"`
 	// UserSessionOnly: the caller had no session keyring of its own; Session
 	// is its user-session keyring (_uid_ses.N), installed by looking it up.
 	UserSessionOnly bool `json:"user_session_only"`
@@ -73,7 +74,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 }
 
 func collectStatus() statusReport {
-	rep := statusReport{Sysctls: []keyring.Sysctl{}, KeyUsers: []keyring.KeyUser{}, NearQuota: []uint32{}}
+	rep := statusReport{Sysctls: []keyring.Sysctl{}, KeyUsers: []keys.KeyUser{}, NearQuota: []uint32{}}
 	if err := keyring.Probe(); err != nil {
 		rep.KeyctlError = err.Error()
 		if e, ok := err.(unix.Errno); ok {
@@ -89,12 +90,12 @@ func collectStatus() statusReport {
 	}
 	if b, err := os.ReadFile("/proc/key-users"); err != nil {
 		rep.KeyUsersError = err.Error()
-	} else if users, err := keyring.ParseKeyUsers(b); err != nil {
+	} else if users, err := keys.ParseKeyUsers(b); err != nil {
 		rep.KeyUsersError = err.Error()
 	} else {
 		for i := range users {
 			users[i].Owner = userName(users[i].UID)
-			if users[i].NearQuota() {
+			if keyring.NearQuota(users[i]) {
 				rep.NearQuota = append(rep.NearQuota, users[i].UID)
 			}
 		}
@@ -104,14 +105,14 @@ func collectStatus() statusReport {
 		return rep
 	}
 	k := keyring.Real{}
-	serial, err := k.Resolve(keyring.Session)
+	serial, err := k.Resolve(keys.Session)
 	if err != nil {
 		rep.SessionError = err.Error()
 		return rep
 	}
 	t := keyring.Tree(k, serial, keyring.MaxDepth, userName)
 	rep.Session = &t
-	if us, err := k.Resolve(keyring.UserSession); err == nil && us == serial {
+	if us, err := k.Resolve(keys.UserSession); err == nil && us == serial {
 		rep.UserSessionOnly = true
 	}
 	return rep
@@ -144,7 +145,7 @@ func (r *statusReport) writeText(w io.Writer) {
 			who += " (" + u.Owner + ")"
 		}
 		mark := ""
-		if u.NearQuota() {
+		if keyring.NearQuota(u) {
 			mark = "  <- near its quota: raise kernel.keys.maxkeys/maxbytes or lower gc_delay"
 		}
 		fmt.Fprintf(w, "  %-24s %d keys, quota %d/%d keys, %d/%d bytes%s\n",

@@ -75,7 +75,7 @@ func (inv Invariants) problems() []string {
 	}
 	for tid, v := range ids {
 		if !inv.ids[v] {
-			out = append(out, fmt.Sprintf("thread %s has ids %q; every thread had one of %v", tid, v, keys(inv.ids)))
+			out = append(out, fmt.Sprintf("thread %s has ids %q; every thread had one of %v", tid, v, sortedKeys(inv.ids)))
 		}
 	}
 	if fds := fdTargets(OpenFDs()); !slices.Equal(fds, inv.fds) {
@@ -90,7 +90,7 @@ func (inv Invariants) problems() []string {
 	return out
 }
 
-func keys(m map[string]bool) []string {
+func sortedKeys(m map[string]bool) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)

@@ -1,25 +1,25 @@
 package harness
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"pam_keyinit_go/internal/keys"
 )
 
 // Special keyring ids.
 const (
-	SessionKeyring     = unix.KEY_SPEC_SESSION_KEYRING
-	UserKeyring        = unix.KEY_SPEC_USER_KEYRING
-	UserSessionKeyring = unix.KEY_SPEC_USER_SESSION_KEYRING
+	SessionKeyring     = keys.Session
+	UserKeyring        = keys.User
+	UserSessionKeyring = keys.UserSession
 )
 
 // Key is what KEYCTL_DESCRIBE tells of a key, as seen by the calling thread.
@@ -60,7 +60,7 @@ func Describe(id int) Key {
 		}
 		k.Serial = serial
 	}
-	d, err := unix.KeyctlString(unix.KEYCTL_DESCRIBE, k.Serial)
+	d, err := keys.Describe(k.Serial)
 	if errors.Is(err, unix.EKEYREVOKED) {
 		k.Revoked = true
 		return k
@@ -69,33 +69,21 @@ func Describe(id int) Key {
 		k.Err = err
 		return k
 	}
-	f := strings.SplitN(d, ";", 5)
-	if len(f) != 5 {
-		k.Err = fmt.Errorf("unexpected description %q", d)
-		return k
-	}
-	uid, _ := strconv.ParseUint(f[1], 10, 32)
-	gid, _ := strconv.ParseUint(f[2], 10, 32)
-	perm, _ := strconv.ParseUint(f[3], 16, 32)
-	k.Type, k.UID, k.GID, k.Perm, k.Name = f[0], uint32(uid), uint32(gid), uint32(perm), f[4]
+	k.Type, k.UID, k.GID, k.Perm, k.Name = d.Type, d.UID, d.GID, d.Perm, d.Name
 	return k
 }
 
 // Links lists the keys a keyring links to (KEYCTL_READ).
 func Links(keyring int) ([]Key, error) {
-	buf := make([]byte, 4096)
-	n, err := unix.KeyctlBuffer(unix.KEYCTL_READ, keyring, buf, 0)
+	serials, err := keys.Links(keyring)
 	if err != nil {
 		return nil, err
 	}
-	if n > len(buf) {
-		return nil, fmt.Errorf("keyring %d links more than %d keys", keyring, len(buf)/4)
+	var out []Key
+	for _, s := range serials {
+		out = append(out, Describe(s))
 	}
-	var keys []Key
-	for i := 0; i+4 <= n; i += 4 {
-		keys = append(keys, Describe(int(int32(binary.NativeEndian.Uint32(buf[i:])))))
-	}
-	return keys, nil
+	return out, nil
 }
 
 // ThreadIDs maps each thread of this process to its Uid, Gid and Groups
@@ -123,18 +111,11 @@ func ThreadIDs() (map[string]string, error) {
 	return ids, nil
 }
 
-// KeyUsage is uid's "qnkeys/maxkeys qnbytes/maxbytes" from /proc/key-users,
-// or "" if uid owns no keys.
+// KeyUsage is uid's quota use from /proc/key-users ("N/MAX keys and
+// B/MAX bytes"), or "" if uid owns no keys.
 func KeyUsage(uid uint32) string {
-	b, err := os.ReadFile("/proc/key-users")
-	if err != nil {
-		return ""
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) == 5 && f[0] == strconv.FormatUint(uint64(uid), 10)+":" {
-			return f[3] + " " + f[4]
-		}
+	if u, found := keys.UserOf(uid); found {
+		return u.Quota()
 	}
 	return ""
 }

@@ -1,9 +1,9 @@
 package keyring
 
 import (
-	"encoding/binary"
-
 	"golang.org/x/sys/unix"
+
+	"pam_keyinit_go/internal/keys"
 )
 
 // Real is the running kernel, seen from the calling thread.
@@ -17,24 +17,7 @@ func (Real) Describe(serial int) (string, error) {
 	return unix.KeyctlString(unix.KEYCTL_DESCRIBE, serial)
 }
 
-func (Real) Read(serial int) ([]int, error) {
-	buf := make([]byte, 256)
-	for {
-		n, err := unix.KeyctlBuffer(unix.KEYCTL_READ, serial, buf, 0)
-		if err != nil {
-			return nil, err
-		}
-		if n > len(buf) { // the keyring grew or was bigger: read again
-			buf = make([]byte, n)
-			continue
-		}
-		var out []int
-		for i := 0; i+4 <= n; i += 4 {
-			out = append(out, int(int32(binary.NativeEndian.Uint32(buf[i:]))))
-		}
-		return out, nil
-	}
-}
+func (Real) Read(serial int) ([]int, error) { return keys.Links(serial) }
 
 // Probe says whether keyctl(2) works here, without touching any keyring:
 // it asks for an operation that does not exist. A kernel with keys answers

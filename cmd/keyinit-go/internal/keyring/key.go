@@ -8,10 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"pam_keyinit_go/internal/keys"
 )
 
 // Key is one key or keyring as the calling thread sees it.
@@ -41,13 +42,6 @@ type Kernel interface {
 	// Read returns the serials a keyring links (KEYCTL_READ).
 	Read(serial int) ([]int, error)
 }
-
-// Special ids.
-const (
-	Session     = unix.KEY_SPEC_SESSION_KEYRING
-	User        = unix.KEY_SPEC_USER_KEYRING
-	UserSession = unix.KEY_SPEC_USER_SESSION_KEYRING
-)
 
 // MaxDepth bounds how deep Tree follows links.
 const MaxDepth = 4
@@ -90,20 +84,13 @@ func Describe(k Kernel, serial int) Key {
 		key.Error = err.Error()
 		return key
 	}
-	f := strings.SplitN(d, ";", 5)
-	if len(f) != 5 {
+	desc, err := keys.ParseDescription([]byte(d))
+	if err != nil {
 		key.Error = fmt.Sprintf("unexpected description %q", d)
 		return key
 	}
-	uid, err1 := strconv.ParseUint(f[1], 10, 32)
-	gid, err2 := strconv.ParseUint(f[2], 10, 32)
-	perm, err3 := strconv.ParseUint(f[3], 16, 32)
-	if err1 != nil || err2 != nil || err3 != nil {
-		key.Error = fmt.Sprintf("unexpected description %q", d)
-		return key
-	}
-	key.Type, key.UID, key.GID, key.Name = f[0], uint32(uid), uint32(gid), f[4]
-	key.Perm, key.PermText = fmt.Sprintf("%08x", perm), PermText(uint32(perm))
+	key.Type, key.UID, key.GID, key.Name = desc.Type, desc.UID, desc.GID, desc.Name
+	key.Perm, key.PermText = fmt.Sprintf("%08x", desc.Perm), PermText(desc.Perm)
 	return key
 }
 

@@ -5,29 +5,22 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"pam_keyinit_go/internal/keys"
 )
 
-func TestParseKeyUsers(t *testing.T) {
-	got, err := ParseKeyUsers([]byte("    0:     9 8/8 3/1000000 56/25000000\n 1001:     2 2/2 170/200 28/20000\n\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []KeyUser{
-		{UID: 0, Usage: 9, Keys: 8, InstantiatedKeys: 8, QuotaKeys: 3, MaxKeys: 1000000, QuotaBytes: 56, MaxBytes: 25000000},
-		{UID: 1001, Usage: 2, Keys: 2, InstantiatedKeys: 2, QuotaKeys: 170, MaxKeys: 200, QuotaBytes: 28, MaxBytes: 20000},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("ParseKeyUsers = %+v; want %+v", got, want)
-	}
-	if got[0].NearQuota() || !got[1].NearQuota() {
-		t.Errorf("NearQuota = %t, %t; want false, true (170/200 keys)", got[0].NearQuota(), got[1].NearQuota())
-	}
-	if (KeyUser{QuotaBytes: 16000, MaxBytes: 20000}).NearQuota() != true {
-		t.Errorf("80%% of maxbytes is near the quota")
-	}
-	for _, bad := range []string{"0: 9 8/8 3/1000000", "x: 9 8/8 3/1 5/6", "0: 9 8-8 3/1 5/6", "0 9 8/8 3/1 5/6"} {
-		if _, err := ParseKeyUsers([]byte(bad)); err == nil {
-			t.Errorf("ParseKeyUsers(%q) accepted it", bad)
+func TestNearQuota(t *testing.T) {
+	for _, tc := range []struct {
+		u    keys.KeyUser
+		near bool
+	}{
+		{keys.KeyUser{QuotaKeys: 3, MaxKeys: 1000000, QuotaBytes: 56, MaxBytes: 25000000}, false},
+		{keys.KeyUser{QuotaKeys: 170, MaxKeys: 200, QuotaBytes: 28, MaxBytes: 20000}, true},
+		{keys.KeyUser{QuotaBytes: 16000, MaxBytes: 20000}, true}, // 80% of maxbytes
+		{keys.KeyUser{QuotaKeys: 159, MaxKeys: 200}, false},
+	} {
+		if got := NearQuota(tc.u); got != tc.near {
+			t.Errorf("NearQuota(%+v) = %t; want %t", tc.u, got, tc.near)
 		}
 	}
 }
