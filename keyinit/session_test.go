@@ -564,6 +564,7 @@ func TestStateRecordsRevokeAndDebug(t *testing.T) {
 	}
 }
 
+// Each hook's debug lines name that hook, and only "debug" makes any.
 func TestDebugLogsOnlyWithDebug(t *testing.T) {
 	for _, debug := range []bool{false, true} {
 		f := newFixture()
@@ -571,17 +572,31 @@ func TestDebugLogsOnlyWithDebug(t *testing.T) {
 		if debug {
 			opts = append(opts, "debug")
 		}
-		f.open(opts...)
-		f.establish(opts...)
-		n := len(f.host.at(LogDebug))
-		if debug != (n > 0) || len(f.host.logs) != n {
-			t.Errorf("debug %t: %d debug lines of %d: %+v", debug, n, len(f.host.logs), f.host.logs)
-		}
-		for _, prefix := range []string{"OPEN 1", "ESTABLISH_CRED", "UID:1001 [0]  GID:1001 [0]", "JOIN = "} {
-			has := slices.ContainsFunc(f.host.at(LogDebug), func(s string) bool { return strings.HasPrefix(s, prefix) })
-			if has != debug {
-				t.Errorf("debug %t: a line starting %q: %t (%q)", debug, prefix, has, f.host.at(LogDebug))
+		for _, call := range []struct {
+			run   func() Code
+			first string
+		}{
+			{func() Code { return f.open(opts...) }, "OPEN 1"},
+			{func() Code { return f.establish(opts...) }, "ESTABLISH_CRED"},
+		} {
+			f.host.logs = nil
+			call.run()
+			lines := f.host.at(LogDebug)
+			if !debug {
+				f.checkNoLogs(t)
+				continue
 			}
+			if len(lines) == 0 || lines[0] != call.first || len(lines) != len(f.host.logs) {
+				t.Errorf("debug lines %+v; want the first to be %q and no other lines", f.host.logs, call.first)
+			}
+		}
+	}
+	// The steps of making a keyring, with the ids they ran with.
+	f := newFixtureAt(IDs{RUID: 1000, RGID: 1000})
+	f.open("debug")
+	for _, prefix := range []string{"UID:1001 [1000]  GID:1001 [1000]", "GET SESSION = ", "GET USER SESSION = ", "JOIN = "} {
+		if !slices.ContainsFunc(f.host.at(LogDebug), func(s string) bool { return strings.HasPrefix(s, prefix) }) {
+			t.Errorf("no debug line starting %q: %q", prefix, f.host.at(LogDebug))
 		}
 	}
 }
