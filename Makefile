@@ -39,7 +39,7 @@ SECUREDIR  ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir pam 2>/dev/null); \
 	elif m=$$($(CC) -print-multiarch 2>/dev/null) && [ -n "$$m" ]; then echo "/lib/$$m/security"; \
 	else echo "/lib/security"; fi)
 
-.PHONY: all deps test test-programs fuzz demo bench clean keyinit-go
+.PHONY: all deps test test-programs fuzz demo bench clean keyinit-go mutate
 all: $(MODULE) $(CORE) $(TOOL)
 
 $(MODULE): $(FRONT_SOURCES)
@@ -97,6 +97,12 @@ FUZZTIME ?= 100000x
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseOptions$$' -fuzztime $(FUZZTIME) ./keyinit
 	$(GO) test -run '^$$' -fuzz '^FuzzSessionStateMachine$$' -fuzztime $(FUZZTIME) ./keyinit
+
+# Mutation testing (test/mutate/run.sh): gremlins on keyinit/, then the
+# curated mutants of test/mutate/mutants.txt, each in a temporary copy of
+# the tree. Slow and not in CI; the C-side mutants need root.
+mutate: $(MODULE) $(CORE) test-programs
+	GO=$(GO) test/mutate/run.sh
 
 test: deps $(MODULE) $(CORE) $(TOOL) test-programs $(PANIC_MODULE) $(PANIC_CORE)
 	$(GO) vet ./...
