@@ -26,9 +26,13 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/base"
 tar --exclude=./.git -cf - . | tar -C "$work/base" -xf -
 
-# What the commands in mutants.txt may use.
+# What the commands in mutants.txt may use: unit (keyinit's tests and fuzz
+# seeds, or the command in $UNIT) and it REGEX (rebuild, then the
+# integration tests whose names match).
 export UNIT=${UNIT:-"$GO test -count=1 ./keyinit/"}
-export IT="make -s all test-programs GO=$GO && $GO test -count=1 -p 1 ./test/ -run"
+unit() { eval "$UNIT"; }
+it() { make -s all test-programs GO="$GO" && "$GO" test -count=1 -p 1 ./test/ -run "$1"; }
+export -f unit it
 
 if [ "${GREMLINS:-1}" != 0 ]; then
 	echo "== gremlins $GREMLINS_VERSION on keyinit/"
@@ -45,7 +49,7 @@ run_cmd() {
 	(cd "$1" && timeout "${MUTANT_TIMEOUT:-1200}" bash -c "$2") >"$1/.mutate.log" 2>&1
 }
 
-needs_root() { [[ $1 == *'$IT'* ]] && [ "$(id -u)" != 0 ]; }
+needs_root() { [[ $1 == it\ * ]] && [ "$(id -u)" != 0 ]; }
 
 declare -A baseline
 results=()
