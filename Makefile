@@ -17,17 +17,25 @@ FRONT_SOURCES := $(wildcard pam/front/*.c pam/front/*.h) pam/core_api.h pam/fron
 SOURCES  := $(wildcard pam/*.go pam/*.c pam/*.h keyinit/*.go) go.mod go.sum pam/core.map
 TOOL     := build/keyinit-go
 TOOL_SOURCES := $(wildcard cmd/keyinit-go/*.go cmd/keyinit-go/internal/*/*.go keyinit/*.go) go.mod go.sum
+# The C program "keyinit-go try" runs the PAM transaction in (never the Go
+# CLI itself: a Go module in a Go program would be two Go runtimes).
+HELPER   := build/keyinit-go-try
 
 # The Go core's runtime settings, whatever the caller's environment says: the
 # front lends them to the runtime while it starts, and the link makes them
 # the runtime's defaults (pam/main.go says why each).
 CORE_GODEBUG := asyncpreemptoff=1,containermaxprocs=0,updatemaxprocs=0
 
-# Hardening of every C object, as distributions build their PAM modules.
-# -z now/relro: a security module resolves its symbols at load and keeps its
-# GOT read-only.
-HARDEN_CFLAGS  := -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(shell $(CC) -fcf-protection -E -x c /dev/null >/dev/null 2>&1 && echo -fcf-protection)
+# Hardening of every C part (the front, the core's C, the helper), as Debian
+# builds its own PAM modules: stack protector, fortified libc calls, CET
+# (where $(CC) has it), read-only GOT resolved at load (a security module
+# resolves its symbols at load), no executable stack.
+cc-option = $(shell $(CC) -Werror $(1) -x c -c /dev/null -o /dev/null 2>/dev/null && echo $(1))
+HARDEN_CFLAGS  := -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(call cc-option,-fcf-protection)
 HARDEN_LDFLAGS := -Wl,-z,relro,-z,now,-z,noexecstack
+# Every cgo build (core, CLI, test modules) compiles its C with them.
+export CGO_CFLAGS  := $(HARDEN_CFLAGS)
+export CGO_LDFLAGS := $(HARDEN_LDFLAGS)
 
 # libpam loads modules from its own directory whatever PREFIX is, so the
 # module goes where the installed libpam looks: <libdir of pam.pc>/security
@@ -39,19 +47,24 @@ SECUREDIR  ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir pam 2>/dev/null); \
 	elif m=$$($(CC) -print-multiarch 2>/dev/null) && [ -n "$$m" ]; then echo "/lib/$$m/security"; \
 	else echo "/lib/security"; fi)
 
-.PHONY: all deps test test-programs fuzz demo bench clean keyinit-go mutate
-all: $(MODULE) $(CORE) $(TOOL)
+# Debian packages the build, the tests and the demo use.
+DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps pkg-config man-db groff-base lintian rpm rpmlint
 
-$(MODULE): $(FRONT_SOURCES)
+.PHONY: all deps test test-programs fuzz demo bench clean keyinit-go mutate
+all: $(MODULE) $(CORE) $(TOOL) $(HELPER)
+
+# build/securedir rebuilds the front when SECUREDIR changes: the installed
+# core's path is built into it.
+$(MODULE): $(FRONT_SOURCES) build/securedir
 	@mkdir -p build
 	$(CC) $(HARDEN_CFLAGS) -Wall -Wextra -Werror -fPIC -shared \
 	    -DKIG_CORE_PATH='"$(SECUREDIR)/pam_keyinit_go/core.so"' -DKIG_CORE_GODEBUG='"$(CORE_GODEBUG)"' \
-	    -o $@ $(filter %.c,$^) -Wl,--version-script=pam/front/pam_keyinit_go.map $(HARDEN_LDFLAGS) -lpam
+	    -o $@ $(filter %.c,$^) -s -Wl,--version-script=pam/front/pam_keyinit_go.map $(HARDEN_LDFLAGS) -lpam
 
 # go_core OUTPUT [TAGS]: the Go core, exporting only its C entry points.
 define go_core
 	@mkdir -p $(dir $(1))
-	CGO_ENABLED=1 CGO_CFLAGS="$(HARDEN_CFLAGS)" $(GO) build $(if $(2),-tags $(2)) -buildmode=c-shared -trimpath \
+	CGO_ENABLED=1 $(GO) build $(if $(2),-tags $(2)) -buildmode=c-shared -trimpath \
 	    -ldflags "-s -w -X=runtime.godebugDefault=$(CORE_GODEBUG) -extldflags '-Wl,--version-script=$(CURDIR)/pam/core.map $(HARDEN_LDFLAGS)'" -o $(1) ./pam
 	rm -f $(basename $(1)).h
 endef
@@ -59,9 +72,22 @@ $(CORE): $(SOURCES)
 	$(call go_core,$@)
 
 # The companion command: what a PAM service does to keyrings (cmd/keyinit-go).
-keyinit-go: $(TOOL)
-$(TOOL): $(TOOL_SOURCES)
-	CGO_ENABLED=1 $(GO) build -trimpath -o $@ ./cmd/keyinit-go
+# It looks for its helper next to itself, then at HELPER_PATH, which is
+# linked in; build/keyinit-go.helper-path rebuilds it when PREFIX changes.
+keyinit-go: $(TOOL) $(HELPER)
+$(TOOL): $(TOOL_SOURCES) build/keyinit-go.helper-path
+	CGO_ENABLED=1 $(GO) build -trimpath -buildmode=pie \
+		-ldflags "-s -w -X main.installedHelper=$(HELPER_PATH)" -o $@ ./cmd/keyinit-go
+build/securedir: FORCE
+	@mkdir -p build
+	@echo '$(SECUREDIR)' | cmp -s - $@ || echo '$(SECUREDIR)' > $@
+build/keyinit-go.helper-path: FORCE
+	@mkdir -p build
+	@echo '$(HELPER_PATH)' | cmp -s - $@ || echo '$(HELPER_PATH)' > $@
+$(HELPER): cmd/keyinit-go/tryhelper/keyinit-go-try.c
+	@mkdir -p build
+	$(CC) $(HARDEN_CFLAGS) -Wall -Wextra -Werror $(HARDEN_LDFLAGS) -o $@ $< -lpam
+.PHONY: FORCE
 
 # Installs the missing Debian packages (needs root when any are missing).
 deps:
@@ -104,7 +130,7 @@ fuzz:
 mutate: $(MODULE) $(CORE) test-programs
 	GO=$(GO) test/mutate/run.sh
 
-test: deps $(MODULE) $(CORE) $(TOOL) test-programs $(PANIC_MODULE) $(PANIC_CORE)
+test: deps $(MODULE) $(CORE) $(TOOL) $(HELPER) test-programs $(PANIC_MODULE) $(PANIC_CORE)
 	$(GO) vet ./...
 	$(GO) test -count=1 ./keyinit/...
 	$(MAKE) fuzz
@@ -123,7 +149,7 @@ $(BENCH_DRIVER): test/bench/bench.c
 # Built with the module's own linker flags, so only our code differs.
 $(BARE_MODULE): $(wildcard test/bench/bare/*.go) go.mod pam/front/pam_keyinit_go.map
 	@mkdir -p build/bench
-	CGO_ENABLED=1 CGO_CFLAGS="$(HARDEN_CFLAGS)" $(GO) build -buildmode=c-shared -trimpath \
+	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath \
 	    -ldflags "-s -w -extldflags '-Wl,--version-script=$(CURDIR)/pam/front/pam_keyinit_go.map $(HARDEN_LDFLAGS)'" -o $@ ./test/bench/bare
 	rm -f build/bench/pam_bare_go.h
 bench: deps $(MODULE) $(CORE) $(BENCH_DRIVER) $(BARE_MODULE)
@@ -131,37 +157,52 @@ bench: deps $(MODULE) $(CORE) $(BENCH_DRIVER) $(BARE_MODULE)
 
 # --- install, uninstall, Debian package ------------------------------------
 MANDIR     ?= $(PREFIX)/share/man
+SBINDIR    ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec
+HELPER_PATH = $(LIBEXECDIR)/keyinit-go/keyinit-go-try
 # Files are owned by root when installing as root; a non-root staging
 # install (DESTDIR) keeps the builder's ids and dpkg-deb records root.
 INSTALL_OWNER := $(if $(filter 0,$(shell id -u)),-o root -g root)
 
 .PHONY: install uninstall deb
-install: $(MODULE) $(CORE)
+install: $(MODULE) $(CORE) $(TOOL) $(HELPER)
 	install -d -m 0755 $(DESTDIR)$(SECUREDIR)/pam_keyinit_go $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 $(INSTALL_OWNER) $(MODULE) $(DESTDIR)$(SECUREDIR)/pam_keyinit_go.so
 	install -m 0644 $(INSTALL_OWNER) $(CORE) $(DESTDIR)$(SECUREDIR)/pam_keyinit_go/core.so
 	install -m 0644 $(INSTALL_OWNER) doc/pam_keyinit_go.8 $(DESTDIR)$(MANDIR)/man8/pam_keyinit_go.8
+	install -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(dir $(HELPER_PATH))
+	install -m 0755 $(INSTALL_OWNER) $(TOOL) $(DESTDIR)$(SBINDIR)/keyinit-go
+	install -m 0755 $(INSTALL_OWNER) -s $(HELPER) $(DESTDIR)$(HELPER_PATH)
+	install -m 0644 $(INSTALL_OWNER) doc/keyinit-go.8 $(DESTDIR)$(MANDIR)/man8/keyinit-go.8
 
 uninstall:
 	rm -f $(DESTDIR)$(SECUREDIR)/pam_keyinit_go.so $(DESTDIR)$(SECUREDIR)/pam_keyinit_go/core.so $(DESTDIR)$(MANDIR)/man8/pam_keyinit_go.8
 	rmdir $(DESTDIR)$(SECUREDIR)/pam_keyinit_go 2>/dev/null || true
+	rm -f $(DESTDIR)$(SBINDIR)/keyinit-go $(DESTDIR)$(HELPER_PATH) $(DESTDIR)$(MANDIR)/man8/keyinit-go.8
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(dir $(HELPER_PATH)) 2>/dev/null || true
 
-# build/pam-keyinit-go_<version>_<arch>.deb, with dpkg-deb only: the module,
-# the manual page, the examples and the pam-auth-update profile keyinit-go
-# (packaging/). No network, no debhelper.
+# build/pam-keyinit-go_<version>_<arch>.deb, with dpkg-deb only: what
+# 'make install' places (module, keyinit-go and its helper, manual pages),
+# the examples, the pam-auth-update profile keyinit-go, the changelog and the
+# copyright file made from LICENSE (packaging/). No network, no debhelper.
+# 'lintian build/*.deb' reports nothing (test/deb_test.go).
 VERSION  ?= 0.1.0
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
 DEB      := build/pam-keyinit-go_$(VERSION)_$(DEB_ARCH).deb
 DEB_ROOT := build/deb-root
 DEB_DOC  := $(DEB_ROOT)/usr/share/doc/pam-keyinit-go
 deb: $(DEB)
-$(DEB): $(MODULE) $(CORE) doc/pam_keyinit_go.8 $(wildcard packaging/* examples/pam.d/*)
+$(DEB): $(MODULE) $(CORE) $(TOOL) $(HELPER) $(wildcard doc/*.8 packaging/* examples/pam.d/*) LICENSE
 	rm -rf $(DEB_ROOT)
 	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr
-	gzip -9n $(DEB_ROOT)/usr/share/man/man8/pam_keyinit_go.8
+	gzip -9n $(DEB_ROOT)/usr/share/man/man8/*.8
 	install -d -m 0755 $(DEB_ROOT)/usr/share/pam-configs $(DEB_DOC)/examples/pam.d
 	install -m 0644 packaging/keyinit-go.pam-config $(DEB_ROOT)/usr/share/pam-configs/keyinit-go
-	install -m 0644 packaging/copyright $(DEB_DOC)/copyright
+	{ sed -e '/^#/d' -e "s/@COPYRIGHT@/$$(sed -n '1s/^Copyright (c) //p' LICENSE)/" packaging/copyright.in; \
+	  sed -e '1,2d' -e 's/^$$/./' -e 's/^/ /' LICENSE; } > $(DEB_DOC)/copyright
+	chmod 0644 $(DEB_DOC)/copyright
+	# A native package (no Debian revision): its changelog is changelog.gz.
+	gzip -9nc packaging/changelog > $(DEB_DOC)/changelog.gz
 	install -m 0644 examples/pam.d/* $(DEB_DOC)/examples/pam.d/
 	install -d -m 0755 $(DEB_ROOT)/DEBIAN
 	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' \
@@ -171,4 +212,20 @@ $(DEB): $(MODULE) $(CORE) doc/pam_keyinit_go.8 $(wildcard packaging/* examples/p
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $@
 
 clean:
-	rm -rf build/*.so build/*.h build/pam_keyinit_go build/test build/test.log build/bench $(TOOL) build/*.deb $(DEB_ROOT)
+	rm -rf build/*.so build/*.h build/pam_keyinit_go build/test build/test.log build/bench $(TOOL) $(HELPER) build/keyinit-go.helper-path build/*.deb $(DEB_ROOT) build/rpm
+
+# --- RPM (Fedora/RHEL family) ------------------------------------------------
+# build/rpm/RPMS/<arch>/pam-keyinit-go-<version>-1.<arch>.rpm from
+# packaging/pam-keyinit-go.spec with rpmbuild (Debian's rpm package here).
+# Its payload is "make install DESTDIR=..." with the module in the RPM's
+# module dir (%{_pam_moduledir}, else %{_libdir}/security), plus the
+# examples and the licence (LICENSE).
+RPM_TOP  := $(CURDIR)/build/rpm
+RPM_LICENCE := $(CURDIR)/LICENSE
+.PHONY: rpm
+rpm: $(MODULE) $(CORE) $(TOOL) $(HELPER)
+	rm -rf $(RPM_TOP)
+	mkdir -p $(RPM_TOP)/BUILD
+	rpmbuild -bb --nodeps --define '_topdir $(RPM_TOP)' --define 'srcdir $(CURDIR)' \
+	    --define 'version $(VERSION)' --define 'licence $(RPM_LICENCE)' packaging/pam-keyinit-go.spec
+	rpmlint -c packaging/rpmlint.toml $(RPM_TOP)/RPMS/*/*.rpm

@@ -88,6 +88,7 @@ func TestDebianPackage(t *testing.T) {
 		t.Fatalf("%s is already installed on this machine: the test will not touch a real installation; remove it with 'dpkg --purge %s'", debPackage, debPackage)
 	}
 	deb := builtDeb(t)
+	checkLintian(t, deb)
 	log := harness.Log(t)
 	log.Collect()
 
@@ -112,21 +113,28 @@ func TestDebianPackage(t *testing.T) {
 	// Install: files in place, no PAM stack changed.
 	dpkg(t, "-i", deb)
 	secureDir := filepath.Dir(harness.CModule(t))
-	files := []string{
-		filepath.Join(secureDir, "pam_keyinit_go.so"),
-		"/usr/share/man/man8/pam_keyinit_go.8.gz",
-		"/usr/share/pam-configs/keyinit-go",
-		"/usr/share/doc/pam-keyinit-go/copyright",
-		"/usr/share/doc/pam-keyinit-go/examples/pam.d/sshd",
+	modes := map[string]os.FileMode{
+		filepath.Join(secureDir, "pam_keyinit_go.so"):       0o644,
+		filepath.Join(secureDir, "pam_keyinit_go/core.so"):  0o644,
+		"/usr/share/man/man8/pam_keyinit_go.8.gz":           0o644,
+		"/usr/share/man/man8/keyinit-go.8.gz":               0o644,
+		"/usr/share/pam-configs/keyinit-go":                 0o644,
+		"/usr/share/doc/pam-keyinit-go/copyright":           0o644,
+		"/usr/share/doc/pam-keyinit-go/changelog.gz":        0o644,
+		"/usr/share/doc/pam-keyinit-go/examples/pam.d/sshd": 0o644,
+		"/usr/sbin/keyinit-go":                              0o755,
+		"/usr/libexec/keyinit-go/keyinit-go-try":            0o755,
 	}
-	for _, f := range files {
+	var files []string
+	for f, mode := range modes {
+		files = append(files, f)
 		fi, err := os.Stat(f)
 		if err != nil {
 			t.Errorf("after dpkg -i: %v", err)
 			continue
 		}
-		if fi.Mode() != 0o644 {
-			t.Errorf("%s: mode %v; want -rw-r--r--", f, fi.Mode())
+		if fi.Mode() != mode {
+			t.Errorf("%s: mode %v; want %v", f, fi.Mode(), mode)
 		}
 	}
 	listed := dpkg(t, "-L", debPackage)
@@ -191,17 +199,43 @@ func TestDebianPackage(t *testing.T) {
 		}
 	}
 
+	// The installed command: check reads the enabled common-session, and
+	// try runs a session through it with the installed helper (there is
+	// none next to /usr/sbin/keyinit-go).
+	if out, err := exec.Command("/usr/sbin/keyinit-go", "check", "common-session").CombinedOutput(); err != nil {
+		t.Errorf("keyinit-go check common-session: %v\n%s", err, out)
+	}
+	tried, err := exec.Command("/usr/sbin/keyinit-go", "try", svc.Name, u.Name).CombinedOutput()
+	wantVerdict := "verdict (OK): new session keyring _ses (serial "
+	if err != nil || !strings.Contains(string(tried), wantVerdict) || !strings.Contains(string(tried), "; revoked at close\n") {
+		t.Errorf("keyinit-go try %s %s: %v\n%s\nwant %q... revoked at close", svc.Name, u.Name, err, tried, wantVerdict)
+	}
+
 	// Purge: every file gone, common-session as it was.
 	dpkg(t, "--purge", debPackage)
 	if debInstalled(t) {
 		t.Errorf("%s is still installed after dpkg --purge", debPackage)
 	}
-	for _, f := range append(files, "/usr/share/doc/pam-keyinit-go") {
+	for _, f := range append(files, "/usr/share/doc/pam-keyinit-go", "/usr/libexec/keyinit-go") {
 		if _, err := os.Lstat(f); !os.IsNotExist(err) {
 			t.Errorf("after dpkg --purge %s still exists (%v)", f, err)
 		}
 	}
 	if b, _ := os.ReadFile("/etc/pam.d/common-session"); !bytes.Equal(b, origSession) {
 		t.Errorf("after purge common-session differs from before:\n%s\nwas:\n%s", b, origSession)
+	}
+}
+
+// checkLintian: lintian reports no error and no warning about the package.
+func checkLintian(t *testing.T, deb string) {
+	t.Helper()
+	if _, err := exec.LookPath("lintian"); err != nil {
+		t.Fatalf("lintian is missing ('make test' installs it): %v", err)
+	}
+	// --fail-on makes the exit status say it too; stderr has only
+	// lintian's note about running as root.
+	out, err := exec.Command("lintian", "--fail-on", "error,warning", deb).Output()
+	if err != nil || len(out) != 0 {
+		t.Errorf("lintian %s: %v\n%s", deb, err, out)
 	}
 }

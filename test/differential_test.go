@@ -43,8 +43,38 @@ type improvement struct {
 	what    string
 }
 
-func improvements(inheritedNone bool, testUser string) []improvement {
+// foreignStart says whether a scenario starts with a session keyring that
+// belongs to root, not to the test user: under keyctl session, or inherited
+// when the test process has one of its own.
+func foreignStart(start string, inheritedNone bool) bool {
+	return start != "inherited" || !inheritedNone
+}
+
+func improvements(inheritedNone bool, testUser string, testUID uint32) []improvement {
 	return []improvement{{
+		what: "without force, root's session keyring is replaced by a new one of the user's (pam_keyinit.so keeps it)",
+		applies: func(options, start, seq, user string) bool {
+			return !strings.Contains(options, "force") && foreignStart(start, inheritedNone) && user == testUser
+		},
+		check: func(ours, theirs []stepResult) error {
+			if len(ours) != len(theirs) {
+				return fmt.Errorf("%d steps; pam_keyinit.so ran %d", len(ours), len(theirs))
+			}
+			usersOwn := fmt.Sprintf(`"_ses" uid=%d `, testUID)
+			for i := range ours {
+				if ours[i].Code != theirs[i].Code || ours[i].IDs != rootIDs {
+					return fmt.Errorf("step %d: ours %+v, pam_keyinit.so %+v; want the same code and our ids %s", i, ours[i], theirs[i], rootIDs)
+				}
+			}
+			if !strings.Contains(ours[0].Session, usersOwn) || !strings.Contains(ours[0].Session, fmt.Sprintf("_uid.%d(", testUID)) {
+				return fmt.Errorf("after our first step the session keyring is %s; want a new _ses of uid %d linking its _uid", ours[0].Session, testUID)
+			}
+			if !strings.Contains(theirs[0].Session, " uid=0 ") {
+				return fmt.Errorf("after pam_keyinit.so's first step the session keyring is %s; the documented weakness keeps root's", theirs[0].Session)
+			}
+			return nil
+		},
+	}, {
 		what: "open after a revoking close in the same process succeeds with a new keyring (pam_keyinit.so: PAM_SESSION_ERR)",
 		applies: func(options, start, seq, user string) bool {
 			return options == "revoke" && seq == "twice" && start == "inherited" && inheritedNone &&
@@ -78,8 +108,9 @@ func TestDifferentialAgainstPamKeyinit(t *testing.T) {
 	t.Logf("the inherited start state is %q (no session keyring of its own: %t)", inherited, inheritedNone)
 
 	users := []string{u.Name, "root", "kig-no-such-user"}
-	imps := improvements(inheritedNone, u.Name)
-	var scenarios, differing, savedGIDLeaks int
+	imps := improvements(inheritedNone, u.Name, u.UID)
+	var scenarios, savedGIDLeaks int
+	differing := make(map[string]int) // by improvement
 	for _, options := range diffOptions {
 		oursSvc := harness.ConfDirService(t, stack(ours, options))
 		theirsSvc := harness.ConfDirService(t, stack(theirs, options))
@@ -101,7 +132,7 @@ func TestDifferentialAgainstPamKeyinit(t *testing.T) {
 						}
 					}
 					if imp != nil {
-						differing++
+						differing[imp.what]++
 						if err := imp.check(got, want); err != nil {
 							t.Errorf("%s: %s: %v", name, imp.what, err)
 						}
@@ -123,10 +154,31 @@ func TestDifferentialAgainstPamKeyinit(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d scenarios, each run against both modules; %d differ as documented improvements; "+
+	t.Logf("%d scenarios, each run against both modules; documented improvements: %v; "+
 		"in %d pam_keyinit.so left the saved gid set to the user's after revoking, ours restored it", scenarios, differing, savedGIDLeaks)
-	if inheritedNone && differing != 2 {
-		t.Errorf("%d scenarios showed the reopen-after-revoke improvement; want 2 (the test user and root)", differing)
+	if want := len(diffOptions) * len(diffStarts) * len(diffSequences) * len(users); scenarios != want || want != 270 {
+		t.Errorf("%d scenarios ran; want %d, the 270 the README names", scenarios, want)
+	}
+	foreignStarts := 0
+	for start := range diffStarts {
+		if foreignStart(start, inheritedNone) {
+			foreignStarts++
+		}
+	}
+	noForce := 0
+	for _, o := range diffOptions {
+		if !strings.Contains(o, "force") {
+			noForce++
+		}
+	}
+	wantCounts := map[string]int{imps[0].what: noForce * foreignStarts * len(diffSequences)}
+	if inheritedNone {
+		wantCounts[imps[1].what] = 2 // the test user and root
+	}
+	for _, imp := range imps {
+		if differing[imp.what] != wantCounts[imp.what] {
+			t.Errorf("%d scenarios showed %q; want %d", differing[imp.what], imp.what, wantCounts[imp.what])
+		}
 	}
 	if savedGIDLeaks == 0 {
 		t.Errorf("pam_keyinit.so never left the saved gid switched: the documented difference needs revisiting")

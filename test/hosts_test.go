@@ -99,24 +99,22 @@ func TestHostSystemdClosesInForkedChild(t *testing.T) {
 	})
 }
 
+// sudo -b calls pam_start in the parent and opens in a forked child. No
+// session hook ran in the parent, so no Go runtime was started there: the
+// child starts its own and makes the user's keyring, as pam_keyinit.so does.
 func TestHostSudoBackgroundOpensInForkedChild(t *testing.T) {
 	u := harness.TempUser(t)
 	svc := hostService(t, harness.Module(t))
-	logs := harness.Log(t)
-	logs.Collect()
 	got := runHost(t, "sudo-b", svc.Name, u.Name)
-	// The documented choice: no Go in a forked child, so an open there that
-	// needs a new keyring fails, quickly and with one line, never hangs.
 	expect(t, got, u, map[string]string{
-		"child open": strconv.Itoa(pamSessionErr),
-		"child end":  "0",
-		"child exit": "0",
-		"parent end": "0",
+		"child open":                "0",
+		"child session":             "user-keyring",
+		"child close":               "0",
+		"child session after close": "revoked",
+		"child end":                 "0",
+		"child exit":                "0",
+		"parent end":                "0",
 	})
-	lines := harness.Matching(logs.Collect(), "pam_keyinit_go(", "cannot make a session keyring in process")
-	if len(lines) != 1 || lines[0].Severity() != logErr {
-		t.Errorf("log lines for the forked open: %+v; want one at LOG_ERR", lines)
-	}
 }
 
 func TestHostSshdSetcredInPostAuthChild(t *testing.T) {
@@ -158,13 +156,67 @@ func TestHostLoginEndsHandleInChild(t *testing.T) {
 	})
 }
 
+// The one case left: a child forked after its parent ran a session hook (so
+// the parent's Go runtime is running) needs a keyring its handle has not
+// made. It fails at once with one LOG_ERR line, and never hangs.
+func TestHostForkAfterSessionFailsClearly(t *testing.T) {
+	u := harness.TempUser(t)
+	svc := hostService(t, harness.Module(t))
+	logs := harness.Log(t)
+	logs.Collect()
+	got := runHost(t, "fork-after-session", svc.Name, u.Name)
+	expect(t, got, u, map[string]string{
+		"parent open":                "0",
+		"parent session":             "user-keyring",
+		"child start":                "0",
+		"child open":                 strconv.Itoa(pamSessionErr),
+		"child end":                  "0",
+		"child exit":                 "0",
+		"parent close":               "0",
+		"parent session after close": "revoked",
+		"parent end":                 "0",
+	})
+	lines := harness.Matching(logs.Collect(), "pam_keyinit_go(", "cannot make a session keyring in process")
+	if len(lines) != 1 || lines[0].Severity() != logErr {
+		t.Errorf("log lines for the forked open: %+v; want one at LOG_ERR", lines)
+	}
+}
+
+// A container's init (pid 1) runs a session hook, then makes a child with a
+// raw clone() into a new pid namespace: the child is pid 1 too and runs no
+// atfork handler, so only the wipe-on-fork page tells it apart. It must be
+// refused, not enter Go and hang.
+func TestHostPidNamespaceCloneIsRefused(t *testing.T) {
+	u := harness.TempUser(t)
+	svc := hostService(t, harness.Module(t))
+	logs := harness.Log(t)
+	logs.Collect()
+	got := runHost(t, "pidns-clone", svc.Name, u.Name)
+	expect(t, got, u, map[string]string{
+		"init pid":         "1",
+		"init open":        "0",
+		"grandchild pid":   "1",
+		"grandchild start": "0",
+		"grandchild open":  strconv.Itoa(pamSessionErr),
+		"grandchild end":   "0",
+		"grandchild exit":  "0",
+		"init close":       "0",
+		"init exit":        "0",
+	})
+	if lines := harness.Matching(logs.Collect(), "pam_keyinit_go(", "cannot make a session keyring in process"); len(lines) != 1 {
+		t.Errorf("log lines for the cloned open: %+v; want one", lines)
+	}
+}
+
 func TestHostEarlyForkStartsOwnHandle(t *testing.T) {
 	u := harness.TempUser(t)
 	svc := hostService(t, harness.Module(t))
 	got := runHost(t, "early-fork", svc.Name, u.Name)
 	expect(t, got, u, map[string]string{
 		"child start":                "0",
-		"child open":                 strconv.Itoa(pamSessionErr), // Go cannot run in the child
+		"child open":                 "0", // no runtime in the parent yet: the child starts its own
+		"child session":              "user-keyring",
+		"child session after close":  "revoked",
 		"child end":                  "0",
 		"child exit":                 "0",
 		"parent open":                "0", // the loading process is unaffected

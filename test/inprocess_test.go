@@ -193,26 +193,65 @@ func TestSetcredEstablishAndDelete(t *testing.T) {
 	})
 }
 
-func TestWithoutForceKeepsAnExistingSessionKeyring(t *testing.T) {
+// Without force, the thread's own session keyring stays only if it is the
+// user's: pam_keyinit.so keeps anyone's, which handed users the keyrings of
+// root or of the user who ran sudo (NixOS/nixpkgs#331444).
+func TestWithoutForceKeepsOnlyTheUsersOwnSessionKeyring(t *testing.T) {
 	u := harness.TempUser(t)
 	svc := harness.ConfDirService(t, stack(harness.Module(t), "revoke"))
-	transaction(t, svc, u.Name, func(tx *pam.Transaction) {
-		own, err := unix.KeyctlJoinSessionKeyring("kig-test-own")
-		if err != nil {
-			t.Errorf("join a named session keyring: %v", err)
-			return
-		}
-		if err := tx.OpenSession(0); err != nil {
-			t.Errorf("open_session: %v", err)
-		}
-		if k := harness.Describe(harness.SessionKeyring); k.Serial != own || k.Name != "kig-test-own" {
-			t.Errorf("without force, open replaced the session keyring: now %v, was %d", k, own)
-		}
-		tx.CloseSession(0)
-		if k := harness.Describe(own); k.Revoked || k.Err != nil {
-			t.Errorf("close revoked a keyring the module did not make: %v", k)
-		}
-	})
+	logs := harness.Log(t)
+	for _, tc := range []struct {
+		name  string
+		owner uint32 // the existing keyring's owner
+		kept  bool
+	}{
+		{"the user's own: kept", u.UID, true},
+		{"root's: replaced", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs.Collect()
+			transaction(t, svc, u.Name, func(tx *pam.Transaction) {
+				own, err := unix.KeyctlJoinSessionKeyring("kig-test-own")
+				if err != nil {
+					t.Errorf("join a named session keyring: %v", err)
+					return
+				}
+				if _, err := unix.KeyctlInt(unix.KEYCTL_CHOWN, own, int(tc.owner), -1, 0); err != nil {
+					t.Errorf("chown the session keyring to %d: %v", tc.owner, err)
+					return
+				}
+				if err := tx.OpenSession(0); err != nil {
+					t.Errorf("open_session: %v", err)
+				}
+				var made harness.Key
+				if tc.kept {
+					if k := harness.Describe(harness.SessionKeyring); k.Serial != own || k.Name != "kig-test-own" {
+						t.Errorf("without force, open replaced the user's session keyring: now %v, was %d", k, own)
+					}
+				} else {
+					made = checkSessionKeyring(t, u)
+				}
+				tx.CloseSession(0)
+				if k := harness.Describe(own); k.Revoked || k.Err != nil {
+					t.Errorf("close revoked a keyring the module did not make: %v", k)
+				}
+				if !tc.kept && !harness.Describe(made.Serial).Revoked {
+					t.Errorf("close did not revoke the keyring the module made: %v", harness.Describe(made.Serial))
+				}
+			})
+			lines := harness.Matching(logs.Collect(), "pam_keyinit_go(", "replacing session keyring")
+			want := 0
+			if !tc.kept {
+				want = 1
+			}
+			if len(lines) != want {
+				t.Fatalf("replacement lines %+v; want %d", lines, want)
+			}
+			if want == 1 && (lines[0].Severity() != logNotice || !strings.Contains(lines[0].Text, "it belongs to uid 0")) {
+				t.Errorf("replacement line %q at severity %d; want LOG_NOTICE naming uid 0", lines[0].Text, lines[0].Severity())
+			}
+		})
+	}
 }
 
 func TestWithoutForceReplacesMissingSessionKeyring(t *testing.T) {
@@ -309,8 +348,8 @@ func TestLogging(t *testing.T) {
 			if tc.wantDebug != (debug > 0) {
 				t.Errorf("%d debug lines; want some: %t", debug, tc.wantDebug)
 			}
-			if tc.wantBad != "" && bad != 2 {
-				t.Errorf("%d lines naming the unknown options; want one per hook (open, close)", bad)
+			if tc.wantBad != "" && bad != 1 {
+				t.Errorf("%d lines naming the unknown options; want one, at open (close reads no options)", bad)
 			}
 		})
 	}

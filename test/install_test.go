@@ -45,8 +45,9 @@ func treeFiles(t *testing.T, root string) []string {
 
 // TestMakeInstallUninstall: "make install DESTDIR=tmp" puts the module in
 // the directory where the system's libpam keeps its own modules (the one of
-// pam_keyinit.so), mode 0644 and owned by root, and the manual page under
-// PREFIX; nothing else. "make uninstall DESTDIR=tmp" removes both.
+// pam_keyinit.so), mode 0644 and owned by root, and under PREFIX the manual
+// pages (0644), keyinit-go in sbin and its helper in libexec/keyinit-go
+// (0755); nothing else. "make uninstall DESTDIR=tmp" removes them all.
 func TestMakeInstallUninstall(t *testing.T) {
 	harness.RequireRoot(t) // the owner check: as root, install sets root:root
 	secureDir := filepath.Dir(harness.CModule(t))
@@ -56,8 +57,18 @@ func TestMakeInstallUninstall(t *testing.T) {
 			makeIn(t, "install", "DESTDIR="+dest, "PREFIX="+prefix)
 
 			wantModule := filepath.Join(secureDir, "pam_keyinit_go.so")
-			wantMan := filepath.Join(prefix, "share/man/man8/pam_keyinit_go.8")
-			want := []string{wantModule, wantMan}
+			modes := map[string]os.FileMode{
+				wantModule: 0o644,
+				filepath.Join(secureDir, "pam_keyinit_go/core.so"):         0o644,
+				filepath.Join(prefix, "share/man/man8/pam_keyinit_go.8"):   0o644,
+				filepath.Join(prefix, "share/man/man8/keyinit-go.8"):       0o644,
+				filepath.Join(prefix, "sbin/keyinit-go"):                   0o755,
+				filepath.Join(prefix, "libexec/keyinit-go/keyinit-go-try"): 0o755,
+			}
+			var want []string
+			for f := range modes {
+				want = append(want, f)
+			}
 			slices.Sort(want)
 			if got := treeFiles(t, dest); !slices.Equal(got, want) {
 				t.Fatalf("make install DESTDIR=%s PREFIX=%s installed %v; want %v", dest, prefix, got, want)
@@ -68,9 +79,14 @@ func TestMakeInstallUninstall(t *testing.T) {
 					t.Fatal(err)
 				}
 				st := fi.Sys().(*syscall.Stat_t)
-				if fi.Mode() != 0o644 || st.Uid != 0 || st.Gid != 0 {
-					t.Errorf("%s: mode %v owner %d:%d; want -rw-r--r-- root:root", f, fi.Mode(), st.Uid, st.Gid)
+				if fi.Mode() != modes[f] || st.Uid != 0 || st.Gid != 0 {
+					t.Errorf("%s: mode %v owner %d:%d; want %v root:root", f, fi.Mode(), st.Uid, st.Gid, modes[f])
 				}
+			}
+			// The installed command looks for its helper where it was installed.
+			tool, err := os.ReadFile(filepath.Join(dest, prefix, "sbin/keyinit-go"))
+			if err != nil || !bytes.Contains(tool, []byte(filepath.Join(prefix, "libexec/keyinit-go/keyinit-go-try"))) {
+				t.Errorf("the installed keyinit-go does not name its helper's path under PREFIX %s (%v)", prefix, err)
 			}
 			// Read after make install, which rebuilds the module if its sources changed.
 			module, err := os.ReadFile(harness.Module(t))

@@ -103,3 +103,29 @@ func optionsSection(roff string) []string {
 	}
 	return opts
 }
+
+// TestCLIManPage: doc/keyinit-go.8 renders with no warning and its
+// SYNOPSIS has every command line that "keyinit-go help" prints.
+func TestCLIManPage(t *testing.T) {
+	page, warnings := renderMan(t, filepath.Join(harness.RepoRoot(t), "doc", "keyinit-go.8"))
+	if warnings != "" {
+		t.Errorf("man --warnings -l doc/keyinit-go.8 warned:\n%s", warnings)
+	}
+	help, err := exec.Command(harness.Built(t, "keyinit-go"), "help").Output()
+	if err != nil {
+		t.Fatalf("keyinit-go help: %v", err)
+	}
+	flat := strings.Join(strings.Fields(page), " ")
+	n := 0
+	for _, l := range strings.Split(string(help), "\n") {
+		if cmd, ok := strings.CutPrefix(l, "  keyinit-go "); ok {
+			n++
+			if want := "keyinit-go " + strings.Join(strings.Fields(cmd), " "); !strings.Contains(flat, want) {
+				t.Errorf("the manual page does not have %q", want)
+			}
+		}
+	}
+	if n < 3 {
+		t.Errorf("keyinit-go help lists %d commands; want try, check and status:\n%s", n, help)
+	}
+}

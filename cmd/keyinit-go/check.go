@@ -65,8 +65,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "check", err)
 	}
 	if *moduleDir == "" {
-		if *moduleDir = systemModuleDir(); *moduleDir == "" {
-			return usageError(stderr, "check", fmt.Errorf("cannot find the PAM module directory (no pam_permit.so in the usual places): pass --module-dir DIR"))
+		if *moduleDir, err = defaultModuleDir(); err != nil {
+			return usageError(stderr, "check", err)
 		}
 	}
 	targets, err := checkTargets(pos, *pamDir)
@@ -74,9 +74,27 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "check", err)
 	}
 
-	rep := checkReport{PamDir: *pamDir, ModuleDir: *moduleDir, Services: []string{}, Lines: []keyinitLine{}}
-	loader := pamconf.Loader{Dir: *pamDir, ReadFile: os.ReadFile, RealPath: realPath}
-	checker := pamconf.Checker{ModuleDir: *moduleDir, Exists: fileExists}
+	rep := checkAll(targets, *pamDir, *moduleDir, os.ReadFile)
+
+	if *jsonOut {
+		e := json.NewEncoder(stdout)
+		e.SetIndent("", "  ")
+		e.Encode(rep)
+	} else {
+		rep.writeText(stdout)
+	}
+	if rep.Errors > 0 || *strict && rep.Warnings > 0 {
+		return exitFindings
+	}
+	return exitOK
+}
+
+// checkAll checks the targets, reading files with read: os.ReadFile, or
+// for "migrate --apply" the files as they would be after the change.
+func checkAll(targets []checkTarget, pamDir, moduleDir string, read func(string) ([]byte, error)) checkReport {
+	rep := checkReport{PamDir: pamDir, ModuleDir: moduleDir, Services: []string{}, Lines: []keyinitLine{}}
+	loader := pamconf.Loader{Dir: pamDir, ReadFile: read, RealPath: realPath}
+	checker := pamconf.Checker{ModuleDir: moduleDir, Exists: fileExists}
 	lines := map[pamconf.Pos]*keyinitLine{}
 	var findings []pamconf.Finding
 	for _, t := range targets {
@@ -111,17 +129,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	rep.Errors, rep.Warnings = pamconf.Count(rep.Findings)
 
-	if *jsonOut {
-		e := json.NewEncoder(stdout)
-		e.SetIndent("", "  ")
-		e.Encode(rep)
-	} else {
-		rep.writeText(stdout)
-	}
-	if rep.Errors > 0 || *strict && rep.Warnings > 0 {
-		return exitFindings
-	}
-	return exitOK
+	return rep
 }
 
 type checkTarget struct{ name, file string }

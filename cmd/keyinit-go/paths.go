@@ -3,6 +3,7 @@ package main
 // Where things are on this system: the PAM module directory, files, links.
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -30,6 +31,14 @@ func systemModuleDir() string {
 		}
 	}
 	return ""
+}
+
+// defaultModuleDir is systemModuleDir, or an error that says what to do.
+func defaultModuleDir() (string, error) {
+	if d := systemModuleDir(); d != "" {
+		return d, nil
+	}
+	return "", errors.New("cannot find the PAM module directory (no pam_permit.so in the usual places): pass --module-dir DIR")
 }
 
 func fileExists(p string) bool {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,21 +8,21 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/msteinert/pam/v2"
-
 	"pam_keyinit_go/cmd/keyinit-go/internal/keyring"
 )
 
 const tryHelp = `Usage: keyinit-go try [--json] [--conf-dir DIR] [--tty TTY] [--rhost HOST] SERVICE USER
 
-Runs a real PAM transaction for SERVICE and USER in this process, on one
-thread: pam_start, pam_open_session, pam_close_session, pam_end (no
-authentication, no pam_setcred). It shows the session keyring
+Runs a real PAM transaction for SERVICE and USER on one thread of a small C
+helper, keyinit-go-try (a PAM module written in Go must not be loaded into
+a Go program such as keyinit-go): pam_start, pam_open_session,
+pam_close_session, pam_end (no authentication, no pam_setcred). It shows the
+session keyring
 
   before      as a child process of keyinit-go sees it (keyinit-go itself does
               not look: looking up @s in a thread without one installs one);
-  after open  on the thread that opened the session: what the user's shell
-              would inherit;
+  after open  on the helper's thread that opened the session: what the
+              user's shell would inherit;
   after close the same keyring once the session closed (revoked or not);
 
 as trees (serial, type, name, owner, gid, permissions, links), and a verdict
@@ -77,7 +76,7 @@ func runTry(args []string, stdout, stderr io.Writer) int {
 	}
 
 	rep := tryReport{Service: service, File: file, User: name, UID: uint32(uid), GID: uint32(gid)}
-	if err := rep.run(*confDir, map[pam.Item]string{pam.Tty: *tty, pam.Rhost: *rhost}, stderr); err != nil {
+	if err := rep.run(helperOptions{confDir: *confDir, tty: *tty, rhost: *rhost}, stderr); err != nil {
 		fmt.Fprintf(stderr, "keyinit-go try: %v\n", err)
 		return exitUsage
 	}
@@ -112,70 +111,38 @@ func serviceFile(service, confDir string) (string, error) {
 	return "", fmt.Errorf("no PAM service %q in %v (libpam would use the \"other\" service instead); create it, or pass --conf-dir DIR", service, dirs)
 }
 
-// run does the transaction on the calling (locked) thread and fills r.
-func (r *tryReport) run(confDir string, items map[pam.Item]string, stderr io.Writer) error {
-	k := keyring.Real{}
+// run has the helper do the transaction and fills r from its report.
+func (r *tryReport) run(opts helperOptions, stderr io.Writer) error {
 	if before, err := inheritedSessionKeyring(); err != nil {
 		r.BeforeError = err.Error()
 	} else {
 		r.Before = before
 	}
-
-	conv := &conversation{stderr: stderr}
-	var tx *pam.Transaction
-	var err error
-	if confDir != "" {
-		tx, err = pam.StartConfDir(r.Service, r.User, conv, confDir)
-	} else {
-		tx, err = pam.Start(r.Service, r.User, conv)
-	}
+	h, err := runHelper(r.Service, r.User, opts, stderr)
 	if err != nil {
-		return fmt.Errorf("pam_start(%q, %q): %v", r.Service, r.User, err)
+		return err
 	}
-	defer func() {
-		if err := tx.End(); err != nil {
-			r.EndError = err.Error()
-		}
-	}()
-	for item, v := range items {
-		if v != "" {
-			if err := tx.SetItem(item, v); err != nil {
-				return fmt.Errorf("pam_set_item: %v", err)
-			}
-		}
-	}
-
+	r.Messages = h.messages
 	out := keyring.Outcome{User: r.User, UID: r.UID, Before: r.Before}
-	if err := tx.OpenSession(0); err != nil {
-		out.OpenErr = pamError(err)
-	}
-	// Only now look at this thread's session keyring: after the operation.
-	if serial, err := k.Resolve(keyring.Session); err != nil {
-		r.AfterOpenError = err.Error()
+	out.OpenErr = h.calls["open"].failure()
+	if h.sessionErr != nil {
+		r.AfterOpenError = h.sessionErr.Error()
 	} else {
-		t := keyring.Tree(k, serial, keyring.MaxDepth, userName)
+		t := keyring.Tree(h.afterOpen, h.session, keyring.MaxDepth, userName)
 		out.AfterOpen = &t
 	}
-	if out.OpenErr == "" {
-		if err := tx.CloseSession(0); err != nil {
-			out.CloseErr = pamError(err)
-		}
+	if c := h.calls["close"]; c != nil {
+		out.CloseErr = c.failure()
 		if out.AfterOpen != nil {
-			t := keyring.Tree(k, out.AfterOpen.Serial, keyring.MaxDepth, userName)
+			t := keyring.Tree(h.afterClose, h.session, keyring.MaxDepth, userName)
 			out.AfterClose = &t
 		}
 	}
+	if end := h.calls["end"]; end.code != 0 {
+		r.EndError = end.text
+	}
 	r.AfterOpen, r.AfterClose = out.AfterOpen, out.AfterClose
 	r.OpenError, r.CloseError = out.OpenErr, out.CloseErr
-	r.Messages = conv.messages
 	r.Verdict = keyring.Judge(out)
 	return nil
-}
-
-func pamError(err error) string {
-	var e pam.Error
-	if errors.As(err, &e) {
-		return fmt.Sprintf("%v (PAM code %d)", err, int(e))
-	}
-	return err.Error()
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"os/user"
 	"strings"
@@ -185,14 +186,24 @@ func TestTryUsageErrors(t *testing.T) {
 	}
 }
 
-// A host that has a session keyring of its own (systemd gives services
-// one): without force the user keeps the host's keyring, and try says so
-// with exit 1; with force the user gets their own.
+// A host that has a session keyring of its own, root's (systemd gives
+// services one): with pam_keyinit.so and no force the user keeps the host's
+// keyring, and try says so with exit 1; with force, or with our module
+// (which keeps only a keyring of the user's own), the user gets their own.
 func TestTryHostWithSessionKeyring(t *testing.T) {
 	u := harness.TempUser(t)
-	for options, wantOwn := range map[string]bool{"revoke": false, "force revoke": true} {
-		t.Run(options, func(t *testing.T) {
-			svc := harness.ConfDirService(t, fmt.Sprintf("session required %s %s\n", harness.Module(t), options))
+	for _, tc := range []struct {
+		name, module, options string
+		wantOwn               bool
+	}{
+		{"pam_keyinit.so revoke", harness.CModule(t), "revoke", false},
+		{"pam_keyinit.so force revoke", harness.CModule(t), "force revoke", true},
+		{"pam_keyinit_go.so revoke", harness.Module(t), "revoke", true},
+		{"pam_keyinit_go.so force revoke", harness.Module(t), "force revoke", true},
+	} {
+		wantOwn := tc.wantOwn
+		t.Run(tc.name, func(t *testing.T) {
+			svc := harness.ConfDirService(t, fmt.Sprintf("session required %s %s\n", tc.module, tc.options))
 			// keyctl session - runs keyinit-go in a new anonymous session keyring.
 			cmd := exec.Command("keyctl", "session", "-", harness.Built(t, "keyinit-go"),
 				"try", "--json", "--conf-dir", svc.Dir, svc.Name, u.Name)
@@ -225,5 +236,44 @@ func TestTryHostWithSessionKeyring(t *testing.T) {
 				t.Errorf("verdict %q does not say to add force", rep.Verdict.Text)
 			}
 		})
+	}
+}
+
+// whoLoadsProbe runs from pam_exec in the helper's session stack and writes,
+// for the process running the stack (its parent) and that one's parent, the
+// executable and how many mappings of the module and of libpam it has.
+const whoLoadsProbe = `#!/bin/sh
+maps() { echo "$1 $(readlink /proc/$2/exe) $(grep -c pam_keyinit_go /proc/$2/maps) $(grep -c libpam.so /proc/$2/maps)"; }
+grandparent=$(awk '{print $4}' /proc/$PPID/stat)
+{ maps stack $PPID; maps caller $grandparent; } > "$1"
+`
+
+// The module is loaded by the C helper, never by the Go CLI: two Go
+// runtimes in one process are not supported.
+func TestTryLoadsModuleInHelperOnly(t *testing.T) {
+	u := harness.TempUser(t)
+	dir := t.TempDir()
+	probe, out := dir+"/probe.sh", dir+"/probe.out"
+	if err := os.WriteFile(probe, []byte(whoLoadsProbe), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rep, code := tryService(t, u, fmt.Sprintf("session required %s force revoke\nsession required pam_exec.so quiet %s %s\n",
+		harness.Module(t), probe, out))
+	if code != 0 {
+		t.Errorf("exit %d; want 0 (verdict %q)", code, rep.Verdict.Text)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("the pam_exec probe left no output: %v", err)
+	}
+	want := fmt.Sprintf("stack %s 1+ 1+\ncaller %s 0 0\n", harness.Built(t, "keyinit-go-try"), harness.Built(t, "keyinit-go"))
+	got := string(b)
+	f := strings.Fields(got)
+	if len(f) == 8 && f[2] != "0" && f[3] != "0" {
+		f[2], f[3] = "1+", "1+"
+		got = fmt.Sprintf("%s %s %s %s\n%s %s %s %s\n", f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7])
+	}
+	if got != want {
+		t.Errorf("probe saw\n%s\nwant (executable, mappings of the module, of libpam)\n%s", b, want)
 	}
 }

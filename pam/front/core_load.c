@@ -10,7 +10,11 @@
  * that block: GOMAXPROCS=100000 made thousands of root threads and a hang,
  * GODEBUG=schedtrace printed to the caller's terminal. So while the runtime
  * starts, the block holds only the module's own settings, lent in the slots
- * of the first entries, and then every entry is put back. A block with fewer
+ * of the first entries, and a harmless filler in the others; then every
+ * entry is put back. A process with an empty environment (env -i) has no
+ * slot for GOMAXPROCS=1; there the loading thread is held to one CPU while
+ * the runtime starts, since the runtime sizes itself to the CPUs it may run
+ * on (its threads then keep that one CPU, which an idle runtime can spare). A block with fewer
  * than three entries lends fewer; the core's link-time GODEBUG default and
  * its init() (../main.go) cover the rest. (A host thread calling setenv() at
  * that very moment could see the lent entries: pam_start and the first
@@ -41,7 +45,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -85,10 +91,29 @@ static const char *const go_settings[] = {
 	"GODEBUG=" KIG_CORE_GODEBUG,
 };
 
+#define NSETTINGS (sizeof(go_settings) / sizeof(go_settings[0]))
+
+/* What the runtime sees in every other slot of the block. */
+static const char hidden[] = "KEYINIT_GO_HIDDEN=1";
+
 struct lent_env {
 	char **saved;
 	size_t n;
+	int pinned;         /* the thread's CPUs were narrowed to one */
+	cpu_set_t cpus;     /* and these were its own */
 };
+
+static void pin_to_one_cpu(struct lent_env *l)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0 || sched_getaffinity(0, sizeof(l->cpus), &l->cpus) != 0)
+		return;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	l->pinned = sched_setaffinity(0, sizeof(one), &one) == 0;
+}
 
 static int lend_env(struct lent_env *l)
 {
@@ -96,24 +121,28 @@ static int lend_env(struct lent_env *l)
 
 	l->saved = NULL;
 	l->n = 0;
-	if (env_block == NULL)
-		return 1;
-	while (env_block[l->n] != NULL)
+	l->pinned = 0;
+	while (env_block != NULL && env_block[l->n] != NULL)
 		l->n++;
-	if (l->n == 0)
+	if (l->n == 0) {
+		pin_to_one_cpu(l);
 		return 1;
+	}
 	l->saved = malloc((l->n + 1) * sizeof(char *));
 	if (l->saved == NULL)
 		return 0;
 	memcpy(l->saved, env_block, (l->n + 1) * sizeof(char *));
-	for (k = 0; k < l->n && k < sizeof(go_settings) / sizeof(go_settings[0]); k++)
-		env_block[k] = (char *)go_settings[k];
-	env_block[k] = NULL;
+	/* The block keeps its length: the runtime finds the auxiliary vector
+	 * (page size, vDSO) just past its NULL. */
+	for (k = 0; k < l->n; k++)
+		env_block[k] = (char *)(k < NSETTINGS ? go_settings[k] : hidden);
 	return 1;
 }
 
 static void give_back_env(struct lent_env *l)
 {
+	if (l->pinned)
+		sched_setaffinity(0, sizeof(l->cpus), &l->cpus);
 	if (l->saved == NULL)
 		return;
 	memcpy(env_block, l->saved, (l->n + 1) * sizeof(char *));
@@ -141,13 +170,33 @@ static int runtime_may_keep(int s, const struct sigaction *host)
 	       !(host->sa_flags & SA_SIGINFO) && host->sa_handler == SIG_DFL;
 }
 
-static void restore_signals(const struct host_signals *h)
+/* Compared signal by signal: libc's sigset_t is larger than the kernel's,
+ * and libc leaves the rest of a mask it reads back undefined. */
+static int same_mask(const sigset_t *a, const sigset_t *b)
 {
 	int s;
 
 	for (s = 1; s < NSIG; s++)
-		if (h->saved[s] && s != SIGKILL && s != SIGSTOP && !runtime_may_keep(s, &h->act[s]))
+		if (sigismember(a, s) != sigismember(b, s))
+			return 0;
+	return 1;
+}
+
+static void restore_signals(const struct host_signals *h)
+{
+	int s;
+
+	for (s = 1; s < NSIG; s++) {
+		struct sigaction now;
+
+		if (!h->saved[s] || runtime_may_keep(s, &h->act[s]) || sigaction(s, NULL, &now) != 0)
+			continue;
+		/* Only what changed: writing back an untouched default would add
+		 * libc's SA_RESTORER flag, a change of its own. */
+		if (now.sa_handler != h->act[s].sa_handler || now.sa_flags != h->act[s].sa_flags ||
+		    !same_mask(&now.sa_mask, &h->act[s].sa_mask))
 			sigaction(s, &h->act[s], NULL);
+	}
 }
 
 static void block_async_signals(sigset_t *old)
@@ -166,21 +215,22 @@ static void block_async_signals(sigset_t *old)
 
 /* --- where the core is, and whether to trust it ------------------------- */
 
-/* The core next to this file if there is one there, else the installed one. */
-static const char *core_path(char *buf, size_t len)
+/* The core next to this file if there is one there, else the installed one.
+ * Called under load_lock, which guards the buffer. */
+static const char *core_path(void)
 {
+	static char buf[PATH_MAX];
 	Dl_info info;
 	const char *slash;
 	struct stat sb;
+	int n;
 
-	if (dladdr((void *)&core_path, &info) != 0 && info.dli_fname != NULL &&
-	    (slash = strrchr(info.dli_fname, '/')) != NULL &&
-	    (size_t)(slash - info.dli_fname) + sizeof("/" CORE_NAME) <= len) {
-		memcpy(buf, info.dli_fname, (size_t)(slash - info.dli_fname));
-		strcpy(buf + (slash - info.dli_fname), "/" CORE_NAME);
-		if (stat(buf, &sb) == 0)
-			return buf;
-	}
+	if (dladdr((void *)&core_path, &info) == 0 || info.dli_fname == NULL ||
+	    (slash = strrchr(info.dli_fname, '/')) == NULL)
+		return KIG_CORE_PATH;
+	n = snprintf(buf, sizeof(buf), "%.*s/" CORE_NAME, (int)(slash - info.dli_fname), info.dli_fname);
+	if (n > 0 && (size_t)n < sizeof(buf) && stat(buf, &sb) == 0)
+		return buf;
 	return KIG_CORE_PATH;
 }
 
@@ -274,8 +324,7 @@ static void *load(pam_handle_t *pamh, const char *path)
  * must not be entered before started_here says this is that process. */
 static int get_core(pam_handle_t *pamh)
 {
-	char buf[PATH_MAX];
-	const char *path = core_path(buf, sizeof(buf));
+	const char *path = core_path();
 	void *h;
 
 	if (!trusted(pamh, path))

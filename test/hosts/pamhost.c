@@ -3,8 +3,10 @@
  *
  *   pamhost PATTERN SERVICE USER
  *   pamhost threads SERVICE USER1,...,USER8 UID1,...,UID8
+ *   pamhost ids SERVICE USER RUID,EUID,SUID RGID,EGID,SGID [drop-dac-override]
  *
- * PATTERN is systemd, sudo-b, sshd, login, early-fork or threads. It prints
+ * PATTERN is systemd, sudo-b, sshd, login, early-fork, fork-after-session,
+ * pidns-clone, child-close, child-delete, child-nested-close. It prints
  * one "name: value" line per observation for the test to assert on, and
  * waits for each forked child at most CHILD_DEADLINE seconds (a hung child
  * is killed and reported as "timeout"). Exit status 0 means it ran to the end.
@@ -20,8 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <glob.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 #include <security/pam_appl.h>
 
 #define CHILD_DEADLINE 10
@@ -79,6 +83,26 @@ static void say_key(const char *name, long id)
 
 	describe(id, d, sizeof(d));
 	say(name, "%ld %s", id, d);
+}
+
+/* "name ids: RUID EUID SUID / RGID EGID SGID / CapInh CapPrm CapEff". */
+static void say_ids(const char *name)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct cap[2];
+	uid_t r, e, su;
+	gid_t rg, eg, sg;
+	char label[64];
+
+	getresuid(&r, &e, &su);
+	getresgid(&rg, &eg, &sg);
+	memset(cap, 0, sizeof(cap));
+	syscall(SYS_capget, &hdr, cap);
+	snprintf(label, sizeof(label), "%s ids", name);
+	say(label, "%u %u %u / %u %u %u / %08x%08x %08x%08x %08x%08x",
+	    (unsigned)r, (unsigned)e, (unsigned)su, (unsigned)rg, (unsigned)eg, (unsigned)sg,
+	    cap[1].inheritable, cap[0].inheritable, cap[1].permitted, cap[0].permitted,
+	    cap[1].effective, cap[0].effective);
 }
 
 static pam_handle_t *start(void)
@@ -156,8 +180,13 @@ static void pattern_systemd(void)
 /* --- sudo -b: pam_start in the parent; open, close, pam_end in a child. */
 static void sudo_child(pam_handle_t *h)
 {
+	long s;
+
 	say("child open", "%d", pam_open_session(h, 0));
+	s = session_serial();
+	say_key("child session", s);
 	say("child close", "%d", pam_close_session(h, 0));
+	say_key("child session after close", s);
 	say("child end", "%d", pam_end(h, PAM_SUCCESS));
 }
 
@@ -229,9 +258,14 @@ static void early_child(pam_handle_t *parent)
 	pam_handle_t *h = NULL;
 
 	(void)parent;
+	long s;
+
 	say("child start", "%d", pam_start(service, user, &conv, &h));
 	say("child open", "%d", pam_open_session(h, 0));
+	s = session_serial();
+	say_key("child session", s);
 	say("child close", "%d", pam_close_session(h, 0));
+	say_key("child session after close", s);
 	say("child end", "%d", pam_end(h, PAM_SUCCESS));
 }
 
@@ -247,6 +281,171 @@ static void pattern_early_fork(void)
 	say("parent close", "%d", pam_close_session(h, 0));
 	say_key("parent session after close", s);
 	say("parent end", "%d", pam_end(h, PAM_SUCCESS));
+}
+
+
+/* --- fork after a session: the parent opens (its Go runtime is running),
+ * then forks a child that starts a new handle and needs a new keyring: the
+ * one case the module cannot serve. It must fail at once, not hang. */
+static void late_child(pam_handle_t *parent)
+{
+	pam_handle_t *h = NULL;
+
+	(void)parent;
+	say("child start", "%d", pam_start(service, user, &conv, &h));
+	say("child open", "%d", pam_open_session(h, 0));
+	say("child end", "%d", pam_end(h, PAM_SUCCESS));
+}
+
+static void pattern_fork_after_session(void)
+{
+	pam_handle_t *h = start();
+	long s;
+
+	say("parent open", "%d", pam_open_session(h, 0));
+	s = session_serial();
+	say_key("parent session", s);
+	in_child("child", late_child, h);
+	say("parent close", "%d", pam_close_session(h, 0));
+	say_key("parent session after close", s);
+	say("parent end", "%d", pam_end(h, PAM_SUCCESS));
+}
+
+/* --- a container's init: the process that starts the runtime is pid 1 of
+ * its pid namespace, and a child made by a raw clone() into a new pid
+ * namespace is pid 1 again, and runs no atfork handler. */
+static void pidns_grandchild(void)
+{
+	pam_handle_t *h = NULL;
+
+	say("grandchild pid", "%d", (int)getpid());
+	say("grandchild start", "%d", pam_start(service, user, &conv, &h));
+	say("grandchild open", "%d", pam_open_session(h, 0));
+	say("grandchild end", "%d", pam_end(h, PAM_SUCCESS));
+}
+
+static void pidns_init(pam_handle_t *unused)
+{
+	pam_handle_t *h = start();
+	int status, waited;
+	pid_t pid;
+
+	(void)unused;
+	say("init pid", "%d", (int)getpid());
+	say("init open", "%d", pam_open_session(h, 0));
+	fflush(stdout);
+	pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
+	if (pid == 0) {
+		pidns_grandchild();
+		fflush(stdout);
+		_exit(0);
+	}
+	for (waited = 0; waited < CHILD_DEADLINE * 100; waited++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			say("grandchild exit", "%d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+			say("init close", "%d", pam_close_session(h, 0));
+			return;
+		}
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	say("grandchild exit", "timeout");
+}
+
+static void pattern_pidns_clone(void)
+{
+	if (unshare(CLONE_NEWPID) != 0) {
+		say("unshare", "%s", strerror(errno));
+		exit(2);
+	}
+	in_child("init", pidns_init, NULL);
+}
+
+/* --- the forked-child C paths one at a time: the parent opens (twice for
+ * the nested case), the child only closes or only deletes the credentials,
+ * and reports the keyring and its own ids and capabilities around it. */
+static long child_serial;
+
+static void child_close(pam_handle_t *h)
+{
+	say_ids("child before");
+	say("child close", "%d", pam_close_session(h, 0));
+	say_key("child session after close", child_serial);
+	say_ids("child after");
+}
+
+static void child_delete(pam_handle_t *h)
+{
+	say_ids("child before");
+	say("child setcred delete", "%d", pam_setcred(h, PAM_DELETE_CRED));
+	say_key("child session after delete", child_serial);
+	say_ids("child after");
+}
+
+static void child_nested_close(pam_handle_t *h)
+{
+	say_ids("child before");
+	say("child close 1", "%d", pam_close_session(h, 0));
+	say_key("child session after close 1", child_serial);
+	say("child close 2", "%d", pam_close_session(h, 0));
+	say_key("child session after close 2", child_serial);
+	say_ids("child after");
+}
+
+static void pattern_child(void (*f)(pam_handle_t *), int opens)
+{
+	pam_handle_t *h = start();
+	int i;
+
+	for (i = 0; i < opens; i++)
+		say("parent open", "%d", pam_open_session(h, 0));
+	child_serial = session_serial();
+	say_key("parent session", child_serial);
+	in_child("child", f, h);
+	say_key("parent session after child", child_serial);
+	say("parent end", "%d", pam_end(h, PAM_DATA_SILENT));
+}
+
+/* --- a host that starts with unusual ids or capabilities (set here, while
+ * the process is single-threaded): every hook must leave them as they were. */
+static void pattern_ids(const char *uids, const char *gids, int drop_dac_override)
+{
+	unsigned r, e, su, rg, eg, sg;
+	pam_handle_t *h;
+	long s;
+
+	if (sscanf(uids, "%u,%u,%u", &r, &e, &su) != 3 || sscanf(gids, "%u,%u,%u", &rg, &eg, &sg) != 3) {
+		fprintf(stderr, "pamhost ids: bad ids\n");
+		exit(2);
+	}
+	if (setresgid(rg, eg, sg) != 0 || setresuid(r, e, su) != 0) {
+		say("set ids", "%s", strerror(errno));
+		exit(2);
+	}
+	if (drop_dac_override) {
+		struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_data_struct cap[2];
+
+		syscall(SYS_capget, &hdr, cap);
+		cap[0].effective &= ~(1u << CAP_DAC_OVERRIDE);
+		if (syscall(SYS_capset, &hdr, cap) != 0) {
+			say("capset", "%s", strerror(errno));
+			exit(2);
+		}
+	}
+	say_ids("start");
+	h = start();
+	say_ids("after start");
+	say("open", "%d", pam_open_session(h, 0));
+	s = session_serial();
+	say_key("session", s);
+	say_ids("after open");
+	say("close", "%d", pam_close_session(h, 0));
+	say_key("session after close", s);
+	say_ids("after close");
+	say("end", "%d", pam_end(h, PAM_SUCCESS));
+	say_ids("after end");
 }
 
 /* --- threads: THREADS threads each run ROUNDS full transactions at once. */
@@ -391,8 +590,9 @@ static void pattern_threads(char *users, char *uids)
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: pamhost systemd|sudo-b|sshd|login|early-fork SERVICE USER\n"
-				"       pamhost threads SERVICE USER1,...,USER8 UID1,...,UID8\n");
+		fprintf(stderr, "usage: pamhost PATTERN SERVICE USER\n"
+				"       pamhost threads SERVICE USER1,...,USER8 UID1,...,UID8\n"
+				"       pamhost ids SERVICE USER RUID,EUID,SUID RGID,EGID,SGID [drop-dac-override]\n");
 		return 2;
 	}
 	service = argv[2];
@@ -407,6 +607,18 @@ int main(int argc, char **argv)
 		pattern_login();
 	else if (!strcmp(argv[1], "early-fork"))
 		pattern_early_fork();
+	else if (!strcmp(argv[1], "fork-after-session"))
+		pattern_fork_after_session();
+	else if (!strcmp(argv[1], "pidns-clone"))
+		pattern_pidns_clone();
+	else if (!strcmp(argv[1], "child-close"))
+		pattern_child(child_close, 1);
+	else if (!strcmp(argv[1], "child-delete"))
+		pattern_child(child_delete, 1);
+	else if (!strcmp(argv[1], "child-nested-close"))
+		pattern_child(child_nested_close, 2);
+	else if (!strcmp(argv[1], "ids") && argc >= 6)
+		pattern_ids(argv[4], argv[5], argc == 7 && !strcmp(argv[6], "drop-dac-override"));
 	else if (!strcmp(argv[1], "threads") && argc == 5)
 		pattern_threads(argv[3], argv[4]);
 	else {

@@ -59,15 +59,36 @@ var controls = map[string]bool{
 }
 
 // Parse reads a pam.d file. Like libpam it drops everything from '#' to the
-// end of a physical line, joins lines that end in '\', and compares types and
+// end of a physical line, joins lines that end in '\\', and compares types and
 // control keywords without regard to case. Lines libpam would reject come
 // back as "syntax" findings.
 func Parse(file string, data []byte) ([]Line, []Finding) {
-	var lines []Line
+	placed, bad := ParsePlaced(file, data)
+	lines := make([]Line, 0, len(placed))
+	for _, p := range placed {
+		lines = append(lines, p.Line)
+	}
+	if len(lines) == 0 {
+		lines = nil
+	}
+	return lines, bad
+}
+
+// Placed is a parsed line with the byte offset in the file of its module
+// field as written (-1 for "@include" lines), so that a tool can change the
+// module name and keep every other byte of the file.
+type Placed struct {
+	Line
+	ModuleAt int
+}
+
+// ParsePlaced is Parse with the place of each module field.
+func ParsePlaced(file string, data []byte) ([]Placed, []Finding) {
+	var lines []Placed
 	var bad []Finding
 	for _, ll := range logicalLines(string(data)) {
 		pos := Pos{file, ll.num}
-		l, err := parseLine(ll.text)
+		l, at, err := parseLine(ll.text)
 		if err != "" {
 			bad = append(bad, Finding{Pos: pos, Severity: Error, Code: "syntax",
 				Message: err + ": libpam skips or fails this line; fix it (see pam.conf(5))"})
@@ -77,21 +98,57 @@ func Parse(file string, data []byte) ([]Line, []Finding) {
 			continue
 		}
 		l.Pos = pos
-		lines = append(lines, *l)
+		p := Placed{Line: *l, ModuleAt: -1}
+		if at >= 0 {
+			p.ModuleAt = ll.fileOffset(at)
+		}
+		lines = append(lines, p)
 	}
 	return lines, bad
 }
 
+// logicalLine is a line as libpam sees it: comments cut, continuations
+// joined, blanks trimmed. pieces map its bytes back to the file.
 type logicalLine struct {
-	num  int
-	text string
+	num    int
+	text   string
+	pieces []piece
+}
+
+// piece: text[at:] starts with the file's bytes from off on.
+type piece struct{ at, off int }
+
+func (l logicalLine) fileOffset(i int) int {
+	p := l.pieces[0]
+	for _, q := range l.pieces {
+		if q.at <= i {
+			p = q
+		}
+	}
+	return p.off + i - p.at
 }
 
 func logicalLines(s string) []logicalLine {
 	var out []logicalLine
 	var cur strings.Builder
-	start := 0
+	var pieces []piece
+	start, off := 0, 0
+	flush := func() {
+		raw := cur.String()
+		if t := strings.TrimSpace(raw); t != "" {
+			lead := len(raw) - len(strings.TrimLeft(raw, " \t\r"))
+			ps := make([]piece, len(pieces))
+			for i, p := range pieces {
+				ps[i] = piece{p.at - lead, p.off}
+			}
+			out = append(out, logicalLine{start, t, ps})
+		}
+		cur.Reset()
+		pieces = nil
+	}
 	for i, phys := range strings.Split(s, "\n") {
+		physOff := off
+		off += len(phys) + 1
 		if cur.Len() == 0 {
 			start = i + 1
 		}
@@ -99,65 +156,62 @@ func logicalLines(s string) []logicalLine {
 			phys = phys[:j]
 		}
 		phys = strings.TrimRight(phys, " \t\r")
+		pieces = append(pieces, piece{cur.Len(), physOff})
 		if strings.HasSuffix(phys, "\\") {
 			cur.WriteString(strings.TrimSuffix(phys, "\\"))
 			cur.WriteByte(' ')
 			continue
 		}
 		cur.WriteString(phys)
-		if t := strings.TrimSpace(cur.String()); t != "" {
-			out = append(out, logicalLine{start, t})
-		}
-		cur.Reset()
+		flush()
 	}
-	if t := strings.TrimSpace(cur.String()); t != "" {
-		out = append(out, logicalLine{start, t})
-	}
+	flush()
 	return out
 }
 
-// parseLine returns nil for nothing to do, or a reason the line is bad.
-func parseLine(text string) (*Line, string) {
-	toks, err := tokens(text)
+// parseLine returns nil for nothing to do, or a reason the line is bad;
+// moduleAt is where in text the module field starts (-1 for none).
+func parseLine(text string) (l *Line, moduleAt int, bad string) {
+	toks, starts, err := tokens(text)
 	if err != "" {
-		return nil, err
+		return nil, -1, err
 	}
 	if len(toks) == 0 {
-		return nil, ""
+		return nil, -1, ""
 	}
 	if toks[0] == "@include" {
 		if len(toks) != 2 {
-			return nil, "@include needs exactly one file name"
+			return nil, -1, "@include needs exactly one file name"
 		}
-		return &Line{Include: toks[1]}, ""
+		return &Line{Include: toks[1]}, -1, ""
 	}
-	l := &Line{Type: strings.ToLower(toks[0])}
+	l = &Line{Type: strings.ToLower(toks[0])}
 	if strings.HasPrefix(l.Type, "-") {
 		l.Silent, l.Type = true, l.Type[1:]
 	}
 	if !types[l.Type] {
-		return nil, fmt.Sprintf("unknown type %q (want auth, account, password or session)", toks[0])
+		return nil, -1, fmt.Sprintf("unknown type %q (want auth, account, password or session)", toks[0])
 	}
 	if len(toks) < 3 {
-		return nil, "a line needs a type, a control and a module"
+		return nil, -1, "a line needs a type, a control and a module"
 	}
 	l.Control = toks[1]
 	if !strings.HasPrefix(l.Control, "[") {
 		l.Control = strings.ToLower(l.Control)
 		if !controls[l.Control] {
-			return nil, fmt.Sprintf("unknown control %q", toks[1])
+			return nil, -1, fmt.Sprintf("unknown control %q", toks[1])
 		}
 	}
 	l.Module = toks[2]
 	for _, a := range toks[3:] {
 		l.Args = append(l.Args, unbracket(a))
 	}
-	return l, ""
+	return l, starts[2], ""
 }
 
 // tokens splits on blanks, keeping "[...]" groups (which may hold blanks and
-// "\]") whole.
-func tokens(s string) ([]string, string) {
+// "\]") whole, and where each starts.
+func tokens(s string) (toks []string, starts []int, bad string) {
 	var out []string
 	i := 0
 	for i < len(s) {
@@ -175,7 +229,7 @@ func tokens(s string) ([]string, string) {
 				}
 			}
 			if j == len(s) {
-				return nil, "a '[' without its ']'"
+				return nil, nil, "a '[' without its ']'"
 			}
 			j++
 		}
@@ -183,9 +237,10 @@ func tokens(s string) ([]string, string) {
 			j++
 		}
 		out = append(out, s[i:j])
+		starts = append(starts, i)
 		i = j
 	}
-	return out, ""
+	return out, starts, ""
 }
 
 // unbracket turns a module argument "[a b\]c]" into "a b]c", as libpam does.

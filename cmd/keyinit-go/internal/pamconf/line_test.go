@@ -97,3 +97,26 @@ func TestModuleFile(t *testing.T) {
 		t.Errorf("absolute: %q", got)
 	}
 }
+
+// ParsePlaced finds each module field where it is written, also after
+// blanks, brackets with blanks in them, comments and continuation lines.
+func TestParsePlacedModuleOffsets(t *testing.T) {
+	src := "# c\n\t session\t[a b\\]=c]  pam_keyinit.so force # x\n" +
+		"session optional \\\n   /lib/security/pam_keyinit.so revoke\r\n@include common-session\n" +
+		"  session \\\n \\\n optional pam_x.so\n"
+	placed, bad := ParsePlaced("f", []byte(src))
+	if len(bad) != 0 || len(placed) != 4 {
+		t.Fatalf("ParsePlaced: %d lines, findings %v", len(placed), bad)
+	}
+	for _, p := range placed {
+		if p.Include != "" {
+			if p.ModuleAt != -1 {
+				t.Errorf("include line: ModuleAt %d; want -1", p.ModuleAt)
+			}
+			continue
+		}
+		if got := src[p.ModuleAt : p.ModuleAt+len(p.Module)]; got != p.Module {
+			t.Errorf("line %d: module at %d reads %q; want %q", p.Pos.Line, p.ModuleAt, got, p.Module)
+		}
+	}
+}

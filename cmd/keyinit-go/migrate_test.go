@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"pam_keyinit_go/test/harness"
+)
+
+// copyDir copies the regular files of src into a new temporary directory.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
+		t.Fatalf("cp -a %s %s: %v: %s", src, dst, err, out)
+	}
+	return dst
+}
+
+// snapshot is every file of dir: its bytes and mode.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := os.Stat(p)
+		out[e.Name()] = st.Mode().String() + "\n" + string(b)
+	}
+	return out
+}
+
+func sameSnapshot(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s: %s differs from before (mode and bytes):\n%s\nwant:\n%s", what, name, got[name], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s: %d files; want %d", what, len(got), len(want))
+	}
+}
+
+// golden compares got with testdata/migrate/NAME, or rewrites it when
+// KEYINIT_GO_UPDATE_GOLDEN is set.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata/migrate", name)
+	if os.Getenv("KEYINIT_GO_UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s:\n%s\nwant:\n%s", p, got, want)
+	}
+}
+
+var migrateModuleFlags = []string{"--module-dir", "testdata/modules"}
+
+// For the stock files of Debian 12 and of Fedora: the diff is what is
+// expected, "check" finds no error in the result, and --revert gives back
+// every file byte for byte (and mode).
+func TestMigrateFixtureSets(t *testing.T) {
+	for _, set := range []string{"debian12", "fedora"} {
+		t.Run(set, func(t *testing.T) {
+			fixtures := filepath.Join("testdata/migrate", set)
+			out, errOut, code := keyinitGo(t, append([]string{"migrate", "--pam-dir", fixtures}, migrateModuleFlags...)...)
+			if code != 0 {
+				t.Errorf("migrate: exit %d; want 0\n%s", code, errOut)
+			}
+			golden(t, set+".diff", out)
+			golden(t, set+".notes", errOut)
+
+			dir := copyDir(t, fixtures)
+			state := filepath.Join(t.TempDir(), "state")
+			before := snapshot(t, dir)
+			out, errOut, code = keyinitGo(t, append([]string{"migrate", "--apply", "--pam-dir", dir, "--state-dir", state}, migrateModuleFlags...)...)
+			if code != 0 {
+				t.Fatalf("migrate --apply: exit %d\n%s\n%s", code, out, errOut)
+			}
+			if n := strings.Count(out, "\n+++ "); n == 0 {
+				t.Errorf("migrate --apply printed no diff:\n%s", out)
+			}
+			for name, b := range snapshot(t, dir) {
+				if strings.Contains(b, "pam_keyinit.so") {
+					t.Errorf("%s still names pam_keyinit.so after --apply", name)
+				}
+			}
+			out, errOut, code = keyinitGo(t, "check", "--pam-dir", dir, "--module-dir", "testdata/modules")
+			if code != 0 || !strings.Contains(out, "\n0 error(s), ") {
+				t.Errorf("check of the result: exit %d; want 0 and no error\n%s\n%s", code, out, errOut)
+			}
+			out, errOut, code = keyinitGo(t, "migrate", "--revert", "--state-dir", state)
+			if code != 0 {
+				t.Errorf("migrate --revert: exit %d\n%s\n%s", code, out, errOut)
+			}
+			sameSnapshot(t, "after --revert", snapshot(t, dir), before)
+			if _, err := os.Stat(filepath.Join(state, "manifest.json")); !os.IsNotExist(err) {
+				t.Errorf("the manifest is still there after a full revert (%v)", err)
+			}
+		})
+	}
+}
+
+// A file edited after the migration is not reverted; the edit is shown as
+// a diff; the other files are reverted; the file stays in the manifest.
+func TestMigrateRevertLeavesEditedFile(t *testing.T) {
+	dir := copyDir(t, "testdata/migrate/fedora")
+	state := filepath.Join(t.TempDir(), "state")
+	before := snapshot(t, dir)
+	if out, errOut, code := keyinitGo(t, append([]string{"migrate", "--apply", "--pam-dir", dir, "--state-dir", state}, migrateModuleFlags...)...); code != 0 {
+		t.Fatalf("migrate --apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	sshd := filepath.Join(dir, "sshd")
+	migrated, _ := os.ReadFile(sshd)
+	edited := append(append([]byte(nil), migrated...), "session    optional     pam_echo.so edited-later\n"...)
+	if err := os.WriteFile(sshd, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := keyinitGo(t, "migrate", "--revert", "--state-dir", state)
+	if code != 1 {
+		t.Errorf("migrate --revert: exit %d; want 1 (a file left alone)", code)
+	}
+	if !strings.Contains(errOut, sshd+" changed after the migration: left alone") {
+		t.Errorf("no report of the edited file:\n%s", errOut)
+	}
+	if !strings.Contains(out, "--- "+sshd+"\n+++ "+sshd+"\n") || !strings.Contains(out, "\n+session    optional     pam_echo.so edited-later\n") {
+		t.Errorf("no diff of the edit:\n%s", out)
+	}
+	if now, _ := os.ReadFile(sshd); !bytes.Equal(now, edited) {
+		t.Errorf("the edited file was changed by --revert")
+	}
+	after := snapshot(t, dir)
+	delete(after, "sshd")
+	delete(before, "sshd")
+	sameSnapshot(t, "the other files after --revert", after, before)
+	if m, _ := os.ReadFile(filepath.Join(state, "manifest.json")); !bytes.Contains(m, []byte(sshd)) {
+		t.Errorf("the manifest no longer records %s:\n%s", sshd, m)
+	}
+}
+
+// refusal runs migrate --apply and asserts exit 1, one refusal line
+// naming want, and nothing written.
+func refusal(t *testing.T, dir, want string, extra ...string) {
+	t.Helper()
+	state := filepath.Join(t.TempDir(), "state")
+	before := snapshot(t, dir)
+	out, errOut, code := keyinitGo(t, append([]string{"migrate", "--apply", "--pam-dir", dir, "--state-dir", state}, extra...)...)
+	if code != 1 {
+		t.Errorf("exit %d; want 1\n%s\n%s", code, out, errOut)
+	}
+	var refusals []string
+	for _, l := range strings.Split(strings.TrimSpace(errOut), "\n") {
+		if strings.HasPrefix(l, "keyinit-go migrate: refusing to apply: ") {
+			refusals = append(refusals, l)
+		}
+	}
+	if len(refusals) != 1 || !strings.Contains(refusals[0], want) {
+		t.Errorf("refusal lines %q; want one that says %q\nstderr:\n%s", refusals, want, errOut)
+	}
+	sameSnapshot(t, "after a refused --apply", snapshot(t, dir), before)
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("a refused --apply made its state dir (%v)", err)
+	}
+}
+
+func TestMigrateRefusesWithoutModule(t *testing.T) {
+	dir := copyDir(t, "testdata/migrate/debian12")
+	refusal(t, dir, "pam_keyinit_go.so is not installed in ", "--module-dir", t.TempDir())
+}
+
+// The sshd line can be migrated, but common-session keeps pam_keyinit.so
+// in pam-auth-update's block: C and Go in one stack, which check rejects.
+func TestMigrateRefusesWhenCheckFails(t *testing.T) {
+	dir := copyDir(t, "testdata/migrate/debian12")
+	cs := filepath.Join(dir, "common-session")
+	b, _ := os.ReadFile(cs)
+	b = bytes.Replace(b, []byte("# end of pam-auth-update config"), []byte("session\toptional\tpam_keyinit.so force revoke\n# end of pam-auth-update config"), 1)
+	os.WriteFile(cs, b, 0o644)
+	refusal(t, dir, "\"keyinit-go check\" of the result finds ", migrateModuleFlags...)
+}
+
+// A file that cannot be replaced (here a read-only bind mount of it, in the
+// tests' private mount namespace) stops --apply before anything is written.
+func TestMigrateRefusesUnwritableFile(t *testing.T) {
+	harness.RequirePrivateMounts(t)
+	dir := copyDir(t, "testdata/migrate/debian12")
+	sshd := filepath.Join(dir, "sshd")
+	if err := unix.Mount(sshd, sshd, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(sshd, unix.MNT_DETACH) })
+	if err := unix.Mount("", sshd, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+		t.Fatal(err)
+	}
+	refusal(t, dir, sshd+" is not writable", migrateModuleFlags...)
+}
+
+// Absolute paths keep their directory when the module is there and are
+// reported otherwise; pam-auth-update's block is left; a module name on a
+// continuation line is found.
+func TestMigrateEdgeLines(t *testing.T) {
+	mods := t.TempDir()
+	os.WriteFile(filepath.Join(mods, "pam_keyinit_go.so"), nil, 0o644)
+	dir := t.TempDir()
+	src := "session optional " + mods + "/pam_keyinit.so force\n" +
+		"session optional /nonexistent/security/pam_keyinit.so revoke\n" +
+		"session\t[default=ignore]\t\\\n\tpam_keyinit.so\trevoke # keep\n" +
+		"# here are the per-package modules (the \"Primary\" block)\n" +
+		"session optional pam_keyinit.so\n" +
+		"# end of pam-auth-update config\n"
+	os.WriteFile(filepath.Join(dir, "svc"), []byte(src), 0o644)
+	out, errOut, code := keyinitGo(t, append([]string{"migrate", "--pam-dir", dir}, migrateModuleFlags...)...)
+	if code != 1 {
+		t.Errorf("exit %d; want 1 (lines left)", code)
+	}
+	for _, want := range []string{
+		"\n+session optional " + mods + "/pam_keyinit_go.so force\n",
+		"\n+\tpam_keyinit_go.so\trevoke # keep\n",
+		"\n session optional /nonexistent/security/pam_keyinit.so revoke\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diff lacks %q:\n%s", want, out)
+		}
+	}
+	for _, want := range []string{
+		"svc:2: not migrated: the line names the module by absolute path and /nonexistent/security has no pam_keyinit_go.so",
+		"svc:6: not migrated: the line is in pam-auth-update's managed block",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(out, "+session optional pam_keyinit_go.so\n") {
+		t.Errorf("the managed block was edited:\n%s", out)
+	}
+}

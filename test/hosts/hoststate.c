@@ -1,0 +1,205 @@
+/* hoststate: a PAM host that checks the module leaves its process as it
+ * found it, for test/hoststate_test.go.
+ *
+ *   hoststate session SERVICE USER   pam_start, open, close, pam_end
+ *   hoststate auth SERVICE USER      pam_start, authenticate, acct_mgmt, pam_end
+ *
+ * Before PAM runs it sets up state a real host has: SIGPIPE ignored (as
+ * systemd does for services), handlers for SIGUSR1, SIGURG and SIGCHLD, and
+ * (with HOSTSTATE_ALTSTACK=1) a sigaltstack of its own. It prints one
+ * "name: value" line per observation, "before ..." and "after ..." for what
+ * must not change:
+ *   sigaction N      handler and flags of signal N (1..64)
+ *   sigaltstack      the calling thread's
+ *   child SigIgn     the ignored set of a child it execs
+ *   environ          every entry of environ, and of the block after argv
+ *   threads          entries of /proc/self/task
+ * plus the PAM codes, the session keyring seen inside the session, and, in
+ * auth mode, whether unshare(CLONE_NEWUSER) still works.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <security/pam_appl.h>
+
+#define KEYCTL_GET_KEYRING_ID 0
+#define KEYCTL_DESCRIBE 6
+#define KEY_SPEC_SESSION_KEYRING -3
+
+extern char **environ;
+static char **env_block;
+
+static int no_conversation(int n, const struct pam_message **msg,
+			   struct pam_response **resp, void *data)
+{
+	(void)n; (void)msg; (void)resp; (void)data;
+	return PAM_CONV_ERR;
+}
+
+static struct pam_conv conv = { no_conversation, NULL };
+
+static void host_handler(int sig)
+{
+	(void)sig;
+}
+
+static void setup_host(void)
+{
+	struct sigaction sa;
+	static char altstack[64 * 1024];
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = host_handler;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGURG, &sa, NULL);
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	if (getenv("HOSTSTATE_ALTSTACK") != NULL) {
+		stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack), .ss_flags = 0 };
+
+		sigaltstack(&ss, NULL);
+	}
+}
+
+static void show_signals(const char *when)
+{
+	int s;
+
+	for (s = 1; s < NSIG; s++) {
+		struct sigaction sa;
+
+		if (sigaction(s, NULL, &sa) != 0)
+			continue;  /* libc's own */
+		printf("%s sigaction %d: %p %#x\n", when, s,
+		       (sa.sa_flags & SA_SIGINFO) ? (void *)sa.sa_sigaction : (void *)sa.sa_handler,
+		       (unsigned)sa.sa_flags);
+	}
+}
+
+static void show_sigaltstack(const char *when)
+{
+	stack_t ss;
+
+	sigaltstack(NULL, &ss);
+	if (ss.ss_flags & SS_DISABLE)
+		printf("%s sigaltstack: disabled\n", when);
+	else
+		printf("%s sigaltstack: %p %zu %#x\n", when, ss.ss_sp, ss.ss_size, (unsigned)ss.ss_flags);
+}
+
+/* The SigIgn line of a child that execs grep on its own status. */
+static void show_child_sigign(const char *when)
+{
+	char line[256] = "";
+	int fd[2];
+	pid_t pid;
+	FILE *f;
+
+	fflush(stdout);
+	if (pipe(fd) != 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fd[1], 1);
+		close(fd[0]);
+		execl("/bin/grep", "grep", "^SigIgn", "/proc/self/status", (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	f = fdopen(fd[0], "r");
+	if (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		line[strcspn(line, "\n")] = '\0';
+	if (f != NULL)
+		fclose(f);
+	waitpid(pid, NULL, 0);
+	printf("%s child SigIgn: %s\n", when, line + strcspn(line, "\t "));
+}
+
+static void show_env(const char *when)
+{
+	char **e;
+
+	for (e = environ; e != NULL && *e != NULL; e++)
+		printf("%s environ: %s\n", when, *e);
+	for (e = env_block; e != NULL && *e != NULL; e++)
+		printf("%s env block: %s\n", when, *e);
+}
+
+static int threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	int n = 0;
+
+	while (d != NULL && (de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+static void show_state(const char *when)
+{
+	show_signals(when);
+	show_sigaltstack(when);
+	show_child_sigign(when);
+	show_env(when);
+	printf("%s threads: %d\n", when, threads());
+	fflush(stdout);
+}
+
+static void show_session_keyring(void)
+{
+	char d[256];
+	long id = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0);
+	long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, d, sizeof(d));
+
+	if (n < 0)
+		snprintf(d, sizeof(d), "error %d", errno);
+	d[sizeof(d) - 1] = '\0';
+	printf("session keyring: %s\n", d);
+}
+
+int main(int argc, char **argv)
+{
+	pam_handle_t *h = NULL;
+	int session;
+
+	if (argc != 4 || (strcmp(argv[1], "session") && strcmp(argv[1], "auth"))) {
+		fprintf(stderr, "usage: hoststate session|auth SERVICE USER\n");
+		return 2;
+	}
+	env_block = argv + argc + 1;
+	session = !strcmp(argv[1], "session");
+	setup_host();
+	show_state("before");
+
+	printf("pam_start: %d\n", pam_start(argv[2], argv[3], &conv, &h));
+	if (session) {
+		printf("open: %d\n", pam_open_session(h, 0));
+		printf("threads in session: %d\n", threads());
+		show_session_keyring();
+		printf("close: %d\n", pam_close_session(h, 0));
+	} else {
+		printf("authenticate: %d\n", pam_authenticate(h, 0));
+		printf("acct_mgmt: %d\n", pam_acct_mgmt(h, 0));
+	}
+	printf("pam_end: %d\n", pam_end(h, PAM_SUCCESS));
+	show_state("after");
+	if (!session)
+		printf("unshare user: %s\n", unshare(CLONE_NEWUSER) == 0 ? "ok" : strerror(errno));
+	printf("done: yes\n");
+	return 0;
+}
