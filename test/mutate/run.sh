@@ -21,6 +21,8 @@ list=test/mutate/mutants.txt
 
 work=$(mktemp -d /tmp/kig-mutate.XXXXXXXX)
 trap 'rm -rf "$work"' EXIT
+# Integration tests load the module as other users: they must reach it.
+chmod 0755 "$work"
 # The copy: the working tree as it is (build/ included, so make rebuilds only
 # what a mutant touches), without .git, so nothing can reach the repository.
 mkdir "$work/base"
