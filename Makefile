@@ -46,9 +46,9 @@ SECUREDIR := $(shell $(GO) run ./internal/pamdir/pam-module-dir)
 endif
 
 # Debian packages the build, the tests and the demo use.
-DEB_DEPS := gcc make libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps man-db groff-base lintian rpm rpmlint
+DEB_DEPS := gcc make patch libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps man-db groff-base lintian rpm rpmlint
 
-.PHONY: all deps test test-programs fuzz demo bench clean keyinit-go
+.PHONY: all deps test test-programs fuzz demo bench clean keyinit-go mutate
 all: $(MODULE) $(CORE) $(TOOL) $(HELPER)
 
 # build/securedir rebuilds the front when SECUREDIR changes: the installed
@@ -123,6 +123,19 @@ FUZZTIME ?= 100000x
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseOptions$$' -fuzztime $(FUZZTIME) ./keyinit
 	$(GO) test -run '^$$' -fuzz '^FuzzSessionStateMachine$$' -fuzztime $(FUZZTIME) ./keyinit
+
+# 'make test' as a non-root user stops before anything else, with one line.
+ifneq ($(filter test,$(MAKECMDGOALS)),)
+ifneq ($(shell id -u),0)
+$(error make test needs root: it loads PAM modules for other users and edits /etc/pam.d in a private namespace)
+endif
+endif
+
+# Mutation testing (test/mutate/run.sh): gremlins on keyinit/, then the
+# curated mutants of test/mutate/mutants.txt, each in a temporary copy of
+# the tree. Slow and not in CI; the C-side mutants need root.
+mutate: $(MODULE) $(CORE) test-programs
+	GO=$(GO) test/mutate/run.sh
 
 test: deps $(MODULE) $(CORE) $(TOOL) $(HELPER) test-programs $(PANIC_MODULE) $(PANIC_CORE)
 	$(GO) vet ./...

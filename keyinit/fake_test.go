@@ -2,6 +2,7 @@ package keyinit
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -10,17 +11,30 @@ import (
 // Fakes of the kernel, the thread credentials and libpam for the policy
 // tests. They model what the policy depends on: keyrings owned by the real
 // ids at creation, @u/@us resolved from the real uid, @s lookups installing
-// the user-session keyring, revocation and its errors, and the set*id
-// permission rule for an unprivileged thread.
+// the user-session keyring, key permissions and possession as keyctl(2)
+// checks them for a revoke, and the set*id permission rule for an
+// unprivileged thread.
 
 // fakeKey is one key of the fake kernel.
 type fakeKey struct {
 	serial   int
 	name     string
 	uid, gid uint32
+	perm     uint32 // possessor, user, group, other bytes, high to low
 	revoked  bool
 	links    []int
 }
+
+// Key permissions the kernel gives the keyrings the module meets: "_ses"
+// (KEYCTL_JOIN_SESSION_KEYRING) lets its possessor do anything and its owner
+// only view and read; the per-user keyrings let possessor and owner do
+// anything (security/keys/process_keys.c).
+const (
+	permSession uint32 = 0x3f030000
+	permUser    uint32 = 0x3f3f0000
+	permWrite   uint32 = 0x04
+	permSetattr uint32 = 0x20
+)
 
 // keyCall is one Keyrings call with the thread's ids at the time.
 type keyCall struct {
@@ -91,9 +105,9 @@ func (k *fakeKernel) enter(op string) error {
 	return nil
 }
 
-func (k *fakeKernel) newKey(name string, uid, gid uint32) *fakeKey {
+func (k *fakeKernel) newKey(name string, uid, gid, perm uint32) *fakeKey {
 	k.nextSerial++
-	key := &fakeKey{serial: k.nextSerial, name: name, uid: uid, gid: gid}
+	key := &fakeKey{serial: k.nextSerial, name: name, uid: uid, gid: gid, perm: perm}
 	k.keys[key.serial] = key
 	return key
 }
@@ -103,14 +117,14 @@ func (k *fakeKernel) userKeyring(uid uint32) int {
 		uid = k.userKeyringOf(uid)
 	}
 	if k.user[uid] == 0 {
-		k.user[uid] = k.newKey(fmt.Sprintf("_uid.%d", uid), uid, 0).serial
+		k.user[uid] = k.newKey(fmt.Sprintf("_uid.%d", uid), uid, 0, permUser).serial
 	}
 	return k.user[uid]
 }
 
 func (k *fakeKernel) userSessionKeyring(uid uint32) int {
 	if k.userSession[uid] == 0 {
-		s := k.newKey(fmt.Sprintf("_uid_ses.%d", uid), uid, 0)
+		s := k.newKey(fmt.Sprintf("_uid_ses.%d", uid), uid, 0, permUser)
 		s.links = []int{k.userKeyring(uid)}
 		k.userSession[uid] = s.serial
 	}
@@ -152,7 +166,7 @@ func (k *fakeKernel) JoinAnonymous() (int, error) {
 	if err := k.enter("JoinAnonymous"); err != nil {
 		return 0, err
 	}
-	key := k.newKey("_ses", k.creds.ids.RUID, k.creds.ids.RGID)
+	key := k.newKey("_ses", k.creds.ids.RUID, k.creds.ids.RGID, permSession)
 	k.session[k.thread] = key.serial
 	return key.serial, nil
 }
@@ -195,8 +209,11 @@ func (k *fakeKernel) Unlink(key, keyring int) error {
 	return unix.ENOENT
 }
 
-// Revoke needs the key's owner as effective uid, or possession (the key is
-// the calling thread's session keyring), as KEY_NEED_SETATTR does for "_ses".
+// Revoke is keyctl(2)'s KEYCTL_REVOKE: it needs write or setattr
+// permission, checked as the kernel does (key_task_permission): the owner
+// (effective uid, which the fs uid follows) gets the user bits, a member of
+// the key's group the group bits, anyone else the other bits, and a thread
+// that possesses the key adds the possessor bits. Root gets nothing more.
 func (k *fakeKernel) Revoke(serial int) error {
 	if err := k.enter("Revoke"); err != nil {
 		return err
@@ -207,11 +224,46 @@ func (k *fakeKernel) Revoke(serial int) error {
 		return unix.ENOKEY
 	case key.revoked:
 		return unix.EKEYREVOKED
-	case k.creds.ids.EUID != key.uid && k.session[k.thread] != serial:
+	case k.permits(key)&(permWrite|permSetattr) == 0:
 		return unix.EACCES
 	}
 	key.revoked = true
 	return nil
+}
+
+// permits is the permission byte the current thread has on key.
+func (k *fakeKernel) permits(key *fakeKey) uint32 {
+	ids := k.creds.ids
+	var p uint32
+	switch {
+	case ids.EUID == key.uid:
+		p = key.perm >> 16
+	case ids.EGID == key.gid:
+		p = key.perm >> 8
+	default:
+		p = key.perm
+	}
+	if k.possessed(key.serial) {
+		p |= key.perm >> 24
+	}
+	return p & 0xff
+}
+
+// possessed says whether the current thread possesses serial: it is the
+// thread's session keyring or is reachable through that keyring's links
+// (the thread and process keyrings are not modelled).
+func (k *fakeKernel) possessed(serial int) bool {
+	seen := map[int]bool{}
+	var reach func(id int) bool
+	reach = func(id int) bool {
+		key := k.keys[id]
+		if key == nil || seen[id] || key.revoked {
+			return false
+		}
+		seen[id] = true
+		return id == serial || slices.ContainsFunc(key.links, reach)
+	}
+	return reach(k.session[k.thread])
 }
 
 func (k *fakeKernel) Owner(serial int) (uint32, error) {
@@ -267,8 +319,6 @@ type fakeCreds struct {
 }
 
 var _ Creds = (*fakeCreds)(nil)
-
-func rootCreds() *fakeCreds { return &fakeCreds{} }
 
 func (c *fakeCreds) Get() IDs { return c.ids }
 
@@ -378,8 +428,8 @@ const (
 	bobUID, bobGID     = 1002, 1003
 )
 
-// fixture is a Module wired to fakes: a root thread with no session
-// keyring, and pam_get_user answering "alice".
+// fixture is a Module wired to fakes: a thread with no session keyring,
+// and pam_get_user answering "alice".
 type fixture struct {
 	keys  *fakeKernel
 	creds *fakeCreds
@@ -388,8 +438,12 @@ type fixture struct {
 	st    State
 }
 
-func newFixture() *fixture {
-	c := rootCreds()
+// newFixture is a fixture whose thread is root with all ids 0.
+func newFixture() *fixture { return newFixtureAt(IDs{}) }
+
+// newFixtureAt is a fixture whose thread starts with the given ids.
+func newFixtureAt(start IDs) *fixture {
+	c := &fakeCreds{ids: start}
 	f := &fixture{
 		creds: c,
 		keys:  newFakeKernel(c),
@@ -401,4 +455,23 @@ func newFixture() *fixture {
 	}
 	f.m = Module{Keys: f.keys, Creds: f.creds, Host: f.host}
 	return f
+}
+
+// open is pam_sm_open_session as the C front runs it: count, then Init.
+func (f *fixture) open(opts ...string) Code {
+	f.st.Opens++
+	return f.m.Init(&f.st, HookOpenSession, opts)
+}
+
+// establish is pam_sm_setcred(PAM_ESTABLISH_CRED): Init without counting.
+func (f *fixture) establish(opts ...string) Code {
+	return f.m.Init(&f.st, HookEstablishCred, opts)
+}
+
+// frontRevoke is what the C front (pam/front/revoke.c) does at the last
+// close: revoke the recorded keyring as the thread is, and forget it.
+func (f *fixture) frontRevoke() error {
+	serial := f.st.Serial
+	f.st.Serial = 0
+	return f.keys.Revoke(int(serial))
 }

@@ -51,6 +51,9 @@ func TestUnknownMessage(t *testing.T) {
 		{"force=1", []string{"force=1", "force"}, `ignoring unknown option "force=1"` + validTail},
 		{"empty string", []string{""}, `ignoring unknown option ""` + validTail},
 		{"two", []string{"a", "force", "b"}, `ignoring unknown options "a", "b"` + validTail},
+		// The limit itself is not cut; one byte more is.
+		{"48 bytes", []string{long[:48]}, `ignoring unknown option "` + long[:48] + `"` + validTail},
+		{"49 bytes", []string{long[:49]}, `ignoring unknown option "` + long[:48] + `"... (49 bytes)` + validTail},
 		{"4 KiB", []string{long}, `ignoring unknown option "` + strings.Repeat("a", 48) + `"... (4096 bytes)` + validTail},
 		{"many", many, `ignoring unknown options "opt", "opt", "opt", "opt" (and 496 more)` + validTail},
 		{"non-UTF-8", []string{"\xff\xfe", "caf\xc3"}, `ignoring unknown options "\xff\xfe", "caf\xc3"` + validTail},

@@ -1,7 +1,6 @@
 package keyinit
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// checkIDs fails the test unless the fake thread has root's ids again.
+// checkIDs fails the test unless the fake thread has the ids want.
 func (f *fixture) checkIDs(t *testing.T, want IDs) {
 	t.Helper()
 	if f.creds.ids != want {
@@ -23,7 +22,7 @@ func (f *fixture) checkIDs(t *testing.T, want IDs) {
 func (f *fixture) checkMade(t *testing.T, uid, gid uint32) *fakeKey {
 	t.Helper()
 	s := f.keys.sessionKey()
-	if s == nil || s.name != "_ses" || s.uid != uid || s.gid != gid || s.revoked {
+	if s == nil || s.name != "_ses" || s.uid != uid || s.gid != gid || s.revoked || s.perm != permSession {
 		t.Fatalf("session keyring = %+v; want a live _ses owned by %d/%d", s, uid, gid)
 	}
 	if want := f.keys.user[uid]; len(s.links) != 1 || s.links[0] != want || f.keys.keys[want].uid != uid {
@@ -56,93 +55,143 @@ func (f *fixture) checkNoLogs(t *testing.T) {
 	}
 }
 
+// hooks are the two hooks that make a keyring, with their error codes.
+var hooks = []struct {
+	name string
+	hook Hook
+	fail Code
+}{
+	{"open", HookOpenSession, SessionErr},
+	{"establish", HookEstablishCred, CredErr},
+}
+
 func TestOpenWithoutSessionKeyringMakesOne(t *testing.T) {
-	f := newFixture()
-	if got := f.m.OpenSession(&f.st, nil); got != Success {
-		t.Fatalf("open = %d; want Success", got)
-	}
-	f.checkIDs(t, IDs{})
-	f.checkMade(t, aliceUID, aliceGID)
-	f.checkNoLogs(t)
-	// The lookups and the join ran with the real ids switched, euid root.
-	for _, op := range []string{"GetID", "JoinAnonymous", "Link", "Owner"} {
-		ids, ok := f.keys.callIDs(op)
-		if want := (IDs{RUID: aliceUID, RGID: aliceGID}); !ok || ids != want {
-			t.Errorf("%s ran with ids %+v (called: %t); want %+v", op, ids, ok, want)
+	forEachRootStart(t, func(t *testing.T, f *fixture, start IDs) {
+		if got := f.open(); got != Success {
+			t.Fatalf("open = %d; want Success", got)
 		}
-	}
-	wantSets := []string{"SetGIDs(1001,-1,-1)", "SetUIDs(1001,-1,-1)", "SetUIDs(0,0,0)", "SetGIDs(0,0,0)"}
-	if !slices.Equal(f.creds.sets, wantSets) {
-		t.Errorf("id switches = %q; want %q", f.creds.sets, wantSets)
-	}
-	if f.st.Opens != 1 {
-		t.Errorf("open counter = %d; want 1", f.st.Opens)
+		f.checkIDs(t, start)
+		f.checkMade(t, aliceUID, aliceGID)
+		f.checkNoLogs(t)
+		// The lookups and the join ran with the real ids switched, the
+		// effective and saved ones untouched.
+		for _, op := range []string{"GetID", "JoinAnonymous", "Link", "Owner"} {
+			ids, ok := f.keys.callIDs(op)
+			if want := switched(start, aliceUID, aliceGID); !ok || ids != want {
+				t.Errorf("%s ran with ids %+v (called: %t); want %+v", op, ids, ok, want)
+			}
+		}
+		if want := switchCalls(start, aliceUID, aliceGID); !slices.Equal(f.creds.sets, want) {
+			t.Errorf("id switches = %q; want %q", f.creds.sets, want)
+		}
+	})
+}
+
+func TestWithoutForceKeepsASessionKeyringOfTheUsersOwn(t *testing.T) {
+	for _, tc := range []struct{ user, owner string }{
+		{"alice", "alice"}, // the user's own
+		{"root", "alice"},  // the target is root: whatever the thread has stays
+		{"root", "root"},
+	} {
+		forEachRootStart(t, func(t *testing.T, f *fixture, start IDs) {
+			f.host.user = tc.user
+			owner := f.host.users[tc.owner]
+			own := f.keys.newKey("mine", owner[0], owner[1], permSession)
+			f.keys.session["main"] = own.serial
+			if got := f.open("revoke"); got != Success {
+				t.Fatalf("open for %s = %d; want Success", tc.user, got)
+			}
+			if f.keys.sessionKey() != own || f.st.Serial != 0 || f.keys.count("JoinAnonymous") != 0 {
+				t.Errorf("open for %s without force replaced %s's session keyring (state %+v)", tc.user, tc.owner, f.st)
+			}
+			f.checkIDs(t, start)
+			f.checkNoLogs(t)
+		})
 	}
 }
 
-func TestOpenWithOwnSessionKeyringWithoutForceKeepsIt(t *testing.T) {
-	f := newFixture()
-	own := f.keys.newKey("mine", 0, 0)
-	f.keys.session["main"] = own.serial
-	if got := f.m.OpenSession(&f.st, []string{"revoke"}); got != Success {
-		t.Fatalf("open = %d; want Success", got)
-	}
-	if f.keys.sessionKey() != own || f.st.Serial != 0 || f.keys.count("JoinAnonymous") != 0 {
-		t.Errorf("without force the module replaced the session keyring (state %+v)", f.st)
-	}
-	f.checkIDs(t, IDs{})
-	if got := f.m.CloseSession(&f.st, []string{"revoke"}); got != Success || own.revoked {
-		t.Errorf("close = %d, own keyring revoked %t; want Success and a keyring the module did not make left alone", got, own.revoked)
+// Issue "beyond pam_keyinit" §1: without force, a session keyring another
+// uid owns is replaced (pam_keyinit.so keeps it), with one notice line.
+func TestWithoutForceReplacesAnotherUsersSessionKeyring(t *testing.T) {
+	for _, tc := range []struct {
+		user, owner string
+		ownerErr    error
+		want        string
+	}{
+		{"alice", "root", nil, "it belongs to uid 0;"},
+		{"bob", "alice", nil, "it belongs to uid 1001;"},
+		// bob's gid is 1003: a keyring owned by uid 1003 is not bob's.
+		{"bob", "uid-1003", nil, "it belongs to uid 1003;"},
+		{"alice", "alice", unix.EACCES, "its owner cannot be read (permission denied)"},
+	} {
+		for _, h := range hooks {
+			t.Run(tc.user+"/"+tc.owner+"/"+h.name, func(t *testing.T) {
+				f := newFixtureAt(IDs{RUID: 1000, RGID: 1000})
+				f.host.user = tc.user
+				f.host.users["uid-1003"] = [2]uint32{1003, 1003}
+				owner := f.host.users[tc.owner]
+				old := f.keys.newKey("theirs", owner[0], owner[1], permSession)
+				f.keys.session["main"] = old.serial
+				if tc.ownerErr != nil {
+					f.keys.failNext("Owner", tc.ownerErr)
+				}
+				if got := f.m.Init(&f.st, h.hook, nil); got != Success {
+					t.Fatalf("%s = %d; want Success", h.name, got)
+				}
+				target := f.host.users[tc.user]
+				f.checkMade(t, target[0], target[1])
+				f.checkLogs(t, LogNotice, fmt.Sprintf("replacing session keyring %d with a new one for uid %d: %s", old.serial, target[0], tc.want))
+				if len(f.host.logs) != 1 || old.revoked {
+					t.Errorf("logs %+v, old keyring revoked %t; want the notice alone and the old keyring left alone", f.host.logs, old.revoked)
+				}
+				f.checkIDs(t, IDs{RUID: 1000, RGID: 1000})
+			})
+		}
 	}
 }
 
 func TestOpenWithOwnSessionKeyringWithForceReplacesIt(t *testing.T) {
-	f := newFixture()
-	own := f.keys.newKey("mine", 0, 0)
-	f.keys.session["main"] = own.serial
-	if got := f.m.OpenSession(&f.st, []string{"force"}); got != Success {
-		t.Fatalf("open = %d; want Success", got)
-	}
-	f.checkMade(t, aliceUID, aliceGID)
-	if f.keys.count("GetID") != 0 {
-		t.Errorf("with force the module still looked up @s/@us")
-	}
-	f.checkIDs(t, IDs{})
+	forEachRootStart(t, func(t *testing.T, f *fixture, start IDs) {
+		own := f.keys.newKey("mine", aliceUID, aliceGID, permSession)
+		f.keys.session["main"] = own.serial
+		if got := f.open("force"); got != Success {
+			t.Fatalf("open = %d; want Success", got)
+		}
+		f.checkMade(t, aliceUID, aliceGID)
+		if f.keys.count("GetID") != 0 || f.keys.count("Owner") != 1 {
+			t.Errorf("with force the module still looked up @s/@us or its owner: %+v", f.keys.calls)
+		}
+		f.checkIDs(t, start)
+	})
 }
 
 func TestOpenAgainAfterMakingOneIsANoop(t *testing.T) {
-	f := newFixture()
-	f.m.OpenSession(&f.st, []string{"force"})
-	made := f.keys.sessionKey()
-	calls := len(f.keys.calls)
-	f.host.user = "bob" // would change the owner if the module ran again
-	if got := f.m.OpenSession(&f.st, []string{"force"}); got != Success {
-		t.Fatalf("second open = %d; want Success", got)
-	}
-	if f.keys.sessionKey() != made || len(f.keys.calls) != calls || len(f.host.lookups) != 1 {
-		t.Errorf("second open did more work: keyring %+v, %d keyctl calls, lookups %q", f.keys.sessionKey(), len(f.keys.calls)-calls, f.host.lookups)
-	}
-	if f.st.Opens != 2 {
-		t.Errorf("open counter = %d; want 2", f.st.Opens)
+	for _, h := range hooks {
+		f := newFixture()
+		f.open("force")
+		made := f.keys.sessionKey()
+		calls := len(f.keys.calls)
+		f.host.user = "bob" // would change the owner if the module ran again
+		if got := f.m.Init(&f.st, h.hook, []string{"force"}); got != Success {
+			t.Fatalf("%s after open = %d; want Success", h.name, got)
+		}
+		if f.keys.sessionKey() != made || len(f.keys.calls) != calls || len(f.host.lookups) != 1 || len(f.creds.sets) != 4 {
+			t.Errorf("%s after open did more work: keyring %+v, %d keyctl calls, lookups %q, sets %q",
+				h.name, f.keys.sessionKey(), len(f.keys.calls)-calls, f.host.lookups, f.creds.sets)
+		}
 	}
 }
 
 func TestOpenPassesPamGetUserErrorThrough(t *testing.T) {
 	for _, c := range []Code{ConvErr, SystemErr, BufErr, Code(7) /* PAM_AUTH_ERR */} {
-		for _, fail := range []struct {
-			name string
-			call func(*fixture) Code
-		}{
-			{"open", func(f *fixture) Code { return f.m.OpenSession(&f.st, nil) }},
-			{"setcred", func(f *fixture) Code { return f.m.Setcred(&f.st, FlagEstablishCred, nil) }},
-		} {
+		for _, h := range hooks {
 			f := newFixture()
 			f.host.userCode = c
-			if got := fail.call(f); got != c {
-				t.Errorf("%s with pam_get_user failing with %d = %d; want %d", fail.name, c, got, c)
+			if got := f.m.Init(&f.st, h.hook, nil); got != c {
+				t.Errorf("%s with pam_get_user failing with %d = %d; want %d", h.name, c, got, c)
 			}
 			if len(f.creds.sets) != 0 || len(f.keys.calls) != 0 || len(f.host.lookups) != 0 {
-				t.Errorf("%s went on after pam_get_user failed: sets %q, keyctl %d, lookups %q", fail.name, f.creds.sets, len(f.keys.calls), f.host.lookups)
+				t.Errorf("%s went on after pam_get_user failed: sets %q, keyctl %d, lookups %q", h.name, f.creds.sets, len(f.keys.calls), f.host.lookups)
 			}
 			f.checkLogs(t, LogErr, fmt.Sprintf("Unable to get the user name: pam_get_user returned PAM code %d;", c))
 			if len(f.host.logs) != 1 {
@@ -154,38 +203,40 @@ func TestOpenPassesPamGetUserErrorThrough(t *testing.T) {
 
 func TestOpenUnknownOrEmptyUser(t *testing.T) {
 	for _, name := range []string{"nobody-here", "", "bad\nname\xff"} {
-		f := newFixture()
-		f.host.user = name
-		if got := f.m.OpenSession(&f.st, []string{"force"}); got != UserUnknown {
-			t.Errorf("open for %q = %d; want UserUnknown", name, got)
-		}
-		f.checkLogs(t, LogNotice, "Unable to look up user "+fmt.Sprintf("%q", name))
-		if len(f.creds.sets) != 0 || len(f.keys.calls) != 0 {
-			t.Errorf("open for unknown %q switched ids (%q) or called keyctl (%d)", name, f.creds.sets, len(f.keys.calls))
-		}
-		f.st = State{}
-		if got := f.m.Setcred(&f.st, FlagEstablishCred, nil); got != UserUnknown {
-			t.Errorf("setcred for %q = %d; want UserUnknown", name, got)
+		for _, h := range hooks {
+			f := newFixture()
+			f.host.user = name
+			if got := f.m.Init(&f.st, h.hook, []string{"force"}); got != UserUnknown {
+				t.Errorf("%s for %q = %d; want UserUnknown", h.name, name, got)
+			}
+			f.checkLogs(t, LogNotice, "Unable to look up user "+fmt.Sprintf("%q", name))
+			if len(f.creds.sets) != 0 || len(f.keys.calls) != 0 {
+				t.Errorf("%s for unknown %q switched ids (%q) or called keyctl (%d)", h.name, name, f.creds.sets, len(f.keys.calls))
+			}
 		}
 	}
 }
 
-func TestOpenAsRootSwitchesNothing(t *testing.T) {
-	f := newFixture()
-	f.host.user = "root"
-	if got := f.m.OpenSession(&f.st, []string{"force"}); got != Success {
-		t.Fatalf("open = %d", got)
-	}
-	f.checkMade(t, 0, 0)
-	if len(f.creds.sets) != 0 {
-		t.Errorf("ids switched for root: %q", f.creds.sets)
-	}
+// A root target from a root thread switches nothing; from su's ids (real
+// uid the caller's) it switches the real ids to 0 and back.
+func TestOpenForRoot(t *testing.T) {
+	forEachRootStart(t, func(t *testing.T, f *fixture, start IDs) {
+		f.host.user = "root"
+		if got := f.open("force"); got != Success {
+			t.Fatalf("open = %d", got)
+		}
+		f.checkMade(t, 0, 0)
+		if want := switchCalls(start, 0, 0); !slices.Equal(f.creds.sets, want) {
+			t.Errorf("id switches = %q; want %q", f.creds.sets, want)
+		}
+		f.checkIDs(t, start)
+	})
 }
 
 func TestOpenSameGIDSwitchesOnlyUID(t *testing.T) {
 	f := newFixture()
 	f.host.users["alice"] = [2]uint32{aliceUID, 0}
-	if got := f.m.OpenSession(&f.st, []string{"force"}); got != Success {
+	if got := f.open("force"); got != Success {
 		t.Fatalf("open = %d", got)
 	}
 	f.checkMade(t, aliceUID, 0)
@@ -215,37 +266,35 @@ func TestOpenIDSwitchFailures(t *testing.T) {
 		op      string
 		n       int
 		wantLog string
-		restore IDs // what the thread must have afterwards
+		// left says which real id stays switched when its restore fails.
+		left func(IDs) IDs
 	}{
-		{"gid switch", "SetGIDs", 1, "Unable to change GID to 1001 temporarily: operation not permitted", IDs{}},
-		{"uid switch", "SetUIDs", 1, "Unable to change UID to 1001 temporarily: operation not permitted", IDs{}},
-		{"uid restore", "SetUIDs", 2, "Unable to change UID back to 0: operation not permitted", IDs{RUID: aliceUID}},
-		{"gid restore", "SetGIDs", 2, "Unable to change GID back to 0: operation not permitted", IDs{RGID: aliceGID}},
+		{"gid switch", "SetGIDs", 1, "Unable to change GID to 1001 temporarily: operation not permitted", nil},
+		{"uid switch", "SetUIDs", 1, "Unable to change UID to 1001 temporarily: operation not permitted", nil},
+		{"uid restore", "SetUIDs", 2, "Unable to change UID back to %d: operation not permitted", func(s IDs) IDs { s.RUID = aliceUID; return s }},
+		{"gid restore", "SetGIDs", 2, "Unable to change GID back to %d: operation not permitted", func(s IDs) IDs { s.RGID = aliceGID; return s }},
 	} {
-		for _, hook := range []struct {
-			name string
-			want Code
-			call func(*fixture) Code
-		}{
-			{"open", SessionErr, func(f *fixture) Code { return f.m.OpenSession(&f.st, []string{"force"}) }},
-			{"setcred", CredErr, func(f *fixture) Code { return f.m.Setcred(&f.st, FlagEstablishCred, []string{"force"}) }},
-		} {
-			t.Run(tc.name+"/"+hook.name, func(t *testing.T) {
-				f := newFixture()
+		for _, h := range hooks {
+			forEachRootStart(t, func(t *testing.T, f *fixture, start IDs) {
 				f.creds.fault = credFault(tc.op, tc.n, unix.EPERM)
-				if got := hook.call(f); got != hook.want {
-					t.Errorf("%s = %d; want %d", hook.name, got, hook.want)
+				if got := f.m.Init(&f.st, h.hook, []string{"force"}); got != h.fail {
+					t.Errorf("%s %s = %d; want %d", tc.name, h.name, got, h.fail)
 				}
-				f.checkLogs(t, LogErr, tc.wantLog)
-				f.checkIDs(t, tc.restore)
+				want := start
+				if tc.left != nil {
+					want = tc.left(start)
+				}
+				f.checkIDs(t, want)
+				back := start.RUID
+				if tc.op == "SetGIDs" {
+					back = start.RGID
+				}
+				f.checkLogs(t, LogErr, strings.Replace(tc.wantLog, "%d", fmt.Sprint(back), 1))
 				if tc.n == 1 && len(f.keys.calls) != 0 {
 					t.Errorf("keyctl called after a failed switch: %+v", f.keys.calls)
 				}
-				if tc.op == "SetGIDs" && tc.n == 1 && len(f.creds.sets) != 1 {
-					t.Errorf("went on after the gid switch failed: %q", f.creds.sets)
-				}
 				if tc.op == "SetUIDs" && tc.n == 1 {
-					if want := []string{"SetGIDs(1001,-1,-1)", "SetUIDs(1001,-1,-1)", "SetGIDs(0,0,0)"}; !slices.Equal(f.creds.sets, want) {
+					if want := []string{"SetGIDs(1001,-1,-1)", "SetUIDs(1001,-1,-1)", switchCalls(start, aliceUID, aliceGID)[3]}; !slices.Equal(f.creds.sets, want) {
 						t.Errorf("id switches = %q; want %q (gid restored)", f.creds.sets, want)
 					}
 				}
@@ -254,11 +303,12 @@ func TestOpenIDSwitchFailures(t *testing.T) {
 	}
 }
 
+// A thread without root may only set ids it already has (the fake applies
+// setresuid's rule): it fails cleanly for another user.
 func TestOpenAsUnprivilegedCallerFailsCleanly(t *testing.T) {
-	f := newFixture()
 	start := IDs{RUID: 65534, EUID: 65534, SUID: 65534, RGID: 65534, EGID: 65534, SGID: 65534}
-	f.creds.ids = start
-	if got := f.m.OpenSession(&f.st, nil); got != SessionErr {
+	f := newFixtureAt(start)
+	if got := f.open(); got != SessionErr {
 		t.Errorf("open by a non-root caller = %d; want SessionErr", got)
 	}
 	f.checkLogs(t, LogErr, "Unable to change GID to 1001 temporarily")
@@ -268,48 +318,75 @@ func TestOpenAsUnprivilegedCallerFailsCleanly(t *testing.T) {
 	}
 }
 
+// A thread that already is the target user (all six ids its own, no root)
+// needs no switch: it makes the keyring itself.
+func TestOpenAsTheTargetUserItself(t *testing.T) {
+	start := IDs{aliceUID, aliceUID, aliceUID, aliceGID, aliceGID, aliceGID}
+	for _, opts := range [][]string{nil, {"force"}} {
+		f := newFixtureAt(start)
+		if got := f.open(opts...); got != Success {
+			t.Fatalf("open %q as alice = %d; want Success", opts, got)
+		}
+		f.checkMade(t, aliceUID, aliceGID)
+		if len(f.creds.sets) != 0 {
+			t.Errorf("id switches %q; want none", f.creds.sets)
+		}
+		f.checkIDs(t, start)
+		f.checkNoLogs(t)
+	}
+}
+
 func TestENOSYSIsToleratedWithAndWithoutForce(t *testing.T) {
 	for _, opts := range [][]string{nil, {"force"}, {"force", "revoke"}, {"revoke"}} {
-		f := newFixture()
-		// Without force the first keyctl is the @s lookup, with force the join.
-		f.keys.fault = func(string) error { return unix.ENOSYS }
-		if got := f.m.OpenSession(&f.st, opts); got != Success {
-			t.Errorf("open %q without keyring support = %d; want Success", opts, got)
-		}
-		f.checkLogs(t, LogNotice, "ENOSYS", "session continues without a session keyring")
-		if len(f.host.logs) != 1 {
-			t.Errorf("log = %+v; want only the notice", f.host.logs)
-		}
-		if f.st.Serial != 0 {
-			t.Errorf("state records keyring %d", f.st.Serial)
-		}
-		f.checkIDs(t, IDs{})
-		if got := f.m.CloseSession(&f.st, opts); got != Success || f.keys.count("Revoke") != 0 {
-			t.Errorf("close = %d with %d revokes; want Success and none", got, f.keys.count("Revoke"))
-		}
+		forEachRootStart(t, func(t *testing.T, f *fixture, start IDs) {
+			// Without force the first keyctl is the @s lookup, with force the join.
+			f.keys.fault = func(string) error { return unix.ENOSYS }
+			if got := f.open(opts...); got != Success {
+				t.Errorf("open %q without keyring support = %d; want Success", opts, got)
+			}
+			f.checkLogs(t, LogNotice, "ENOSYS", "session continues without a session keyring")
+			if len(f.host.logs) != 1 {
+				t.Errorf("log = %+v; want only the notice", f.host.logs)
+			}
+			if f.st.Serial != 0 {
+				t.Errorf("state records keyring %d; the front would revoke it", f.st.Serial)
+			}
+			f.checkIDs(t, start)
+		})
 	}
 }
 
 func TestRevokedSessionKeyringIsReplacedWithoutForce(t *testing.T) {
 	f := newFixture()
-	if got := f.m.OpenSession(&f.st, []string{"revoke"}); got != Success {
+	if got := f.open("revoke"); got != Success {
 		t.Fatalf("open = %d", got)
 	}
 	first := f.checkMade(t, aliceUID, aliceGID)
-	f.m.CloseSession(&f.st, []string{"revoke"})
-	if !first.revoked || f.st.Serial != 0 {
-		t.Fatalf("close did not revoke: %+v, state %+v", first, f.st)
+	if err := f.frontRevoke(); err != nil || !first.revoked {
+		t.Fatalf("the front's revoke: %v, revoked %t", err, first.revoked)
 	}
 	// The thread still holds the revoked keyring: @s lookups say EKEYREVOKED.
-	if got := f.m.OpenSession(&f.st, []string{"revoke"}); got != Success {
+	if got := f.open("revoke"); got != Success {
 		t.Fatalf("open after a revoking close = %d; want Success (pam_keyinit.so fails here)", got)
 	}
-	second := f.checkMade(t, aliceUID, aliceGID)
-	if second == first {
+	if second := f.checkMade(t, aliceUID, aliceGID); second == first {
 		t.Errorf("reused the revoked keyring")
 	}
 	f.checkIDs(t, IDs{})
 	f.checkNoLogs(t)
+}
+
+// The keyring the state records is the thread's session keyring, so the
+// front, which revokes as the thread is, without any id switch, possesses
+// it; the owner alone may not ("_ses" gives it view and read).
+func TestFrontCanRevokeWhatInitRecorded(t *testing.T) {
+	forEachRootStart(t, func(t *testing.T, f *fixture, start IDs) {
+		f.open("force", "revoke")
+		made := f.checkMade(t, aliceUID, aliceGID)
+		if err := f.frontRevoke(); err != nil || !made.revoked {
+			t.Errorf("revoke by the possessing thread: %v, revoked %t", err, made.revoked)
+		}
+	})
 }
 
 func TestKeyctlFailuresOnOpen(t *testing.T) {
@@ -340,25 +417,17 @@ func TestKeyctlFailuresOnOpen(t *testing.T) {
 		{"owner EIO", nil, "Owner", []error{unix.EIO},
 			[]string{"Unable to check the owner of the user keyring for uid 1001: input/output error"}, true},
 	} {
-		for _, hook := range []struct {
-			name string
-			want Code
-			call func(*fixture, []string) Code
-		}{
-			{"open", SessionErr, func(f *fixture, o []string) Code { return f.m.OpenSession(&f.st, o) }},
-			{"setcred", CredErr, func(f *fixture, o []string) Code { return f.m.Setcred(&f.st, FlagEstablishCred, o) }},
-		} {
-			t.Run(tc.name+"/"+hook.name, func(t *testing.T) {
-				f := newFixture()
+		for _, h := range hooks {
+			forEachRootStart(t, func(t *testing.T, f *fixture, start IDs) {
 				f.keys.quotaUse = "uses 200/200 keys and 3000/20000 bytes"
 				f.keys.failNext(tc.op, tc.errs...)
-				if got := hook.call(f, tc.opts); got != hook.want {
-					t.Errorf("%s = %d; want %d", hook.name, got, hook.want)
+				if got := f.m.Init(&f.st, h.hook, tc.opts); got != h.fail {
+					t.Errorf("%s: %s = %d; want %d", tc.name, h.name, got, h.fail)
 				}
 				f.checkLogs(t, LogErr, tc.wantLog...)
-				f.checkIDs(t, IDs{})
+				f.checkIDs(t, start)
 				if made := f.st.Serial != 0; made != tc.wantMade {
-					t.Errorf("state serial = %d; want a keyring recorded: %t", f.st.Serial, tc.wantMade)
+					t.Errorf("%s: state serial = %d; want a keyring recorded: %t", tc.name, f.st.Serial, tc.wantMade)
 				}
 				if tc.op == "Owner" {
 					if s := f.keys.sessionKey(); len(s.links) != 0 || f.keys.count("Unlink") != 1 {
@@ -373,7 +442,7 @@ func TestKeyctlFailuresOnOpen(t *testing.T) {
 func TestEDQUOTMessageWithoutQuotaUse(t *testing.T) {
 	f := newFixture()
 	f.keys.failNext("JoinAnonymous", unix.EDQUOT)
-	if got := f.m.OpenSession(&f.st, []string{"force"}); got != SessionErr {
+	if got := f.open("force"); got != SessionErr {
 		t.Errorf("open = %d", got)
 	}
 	f.checkLogs(t, LogErr, "the key quota of uid 1001 is full: raise kernel.keys.maxkeys / kernel.keys.maxbytes")
@@ -383,75 +452,74 @@ func TestEDQUOTMessageWithoutQuotaUse(t *testing.T) {
 }
 
 func TestOwnerCheckUnlinksAnotherUsersKeyring(t *testing.T) {
-	for _, hook := range []struct {
-		name string
-		want Code
-		call func(*fixture) Code
-	}{
-		{"open", SessionErr, func(f *fixture) Code { return f.m.OpenSession(&f.st, []string{"force"}) }},
-		{"setcred", CredErr, func(f *fixture) Code { return f.m.Setcred(&f.st, FlagEstablishCred, []string{"force"}) }},
-	} {
-		f := newFixture()
-		// @u resolves to root's _uid.0, as it would if the real uid had
-		// not been switched (the misconfiguration reported upstream).
-		f.keys.userKeyringOf = func(uint32) uint32 { return 0 }
-		if got := hook.call(f); got != hook.want {
-			t.Errorf("%s = %d; want %d", hook.name, got, hook.want)
-		}
-		s := f.keys.sessionKey()
-		if s == nil || len(s.links) != 0 {
-			t.Errorf("%s: session keyring %+v still links another user's keyring", hook.name, s)
-		}
-		f.checkLogs(t, LogErr, "the user keyring linked for uid 1001 belongs to uid 0: unlinked it")
-		f.checkIDs(t, IDs{})
+	for _, h := range hooks {
+		forEachRootStart(t, func(t *testing.T, f *fixture, start IDs) {
+			// @u resolves to root's _uid.0, as it would if the real uid had
+			// not been switched (the misconfiguration reported upstream).
+			f.keys.userKeyringOf = func(uint32) uint32 { return 0 }
+			if got := f.m.Init(&f.st, h.hook, []string{"force"}); got != h.fail {
+				t.Errorf("%s = %d; want %d", h.name, got, h.fail)
+			}
+			if s := f.keys.sessionKey(); s == nil || len(s.links) != 0 {
+				t.Errorf("%s: session keyring %+v still links another user's keyring", h.name, s)
+			}
+			f.checkLogs(t, LogErr, "the user keyring linked for uid 1001 belongs to uid 0: unlinked it")
+			f.checkIDs(t, start)
+		})
 	}
 }
 
-// When even the undo fails, the new keyring is revoked so nothing reaches
-// the other user's keyring through it.
+// When even the undo fails, the new keyring is revoked (the thread
+// possesses it) so nothing reaches the other user's keyring through it.
 func TestOwnerCheckRevokesWhenUnlinkFails(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		wrongUser bool
 		ownerErr  error
+		revokeErr error
 		want      string
+		revoked   bool
 	}{
-		{"owner mismatch", true, nil, "the user keyring linked for uid 1001 belongs to uid 0: could not unlink it (out of memory... "},
-		{"owner unreadable", false, unix.EIO, "Unable to check the owner of the user keyring for uid 1001: input/output error"},
+		{"owner mismatch", true, nil, nil, "the user keyring linked for uid 1001 belongs to uid 0: could not unlink it (cannot allocate memory), so revoked the new session keyring", true},
+		{"owner unreadable", false, unix.EIO, nil, "Unable to check the owner of the user keyring for uid 1001: input/output error", true},
+		{"revoke fails too", true, nil, unix.EIO, "could neither unlink it (cannot allocate memory) nor revoke the new session keyring (input/output error)", false},
 	} {
-		f := newFixture()
-		if tc.wrongUser {
-			f.keys.userKeyringOf = func(uint32) uint32 { return 0 }
-		}
-		if tc.ownerErr != nil {
-			f.keys.failNext("Owner", tc.ownerErr)
-		}
-		f.keys.failNext("Unlink", unix.ENOMEM)
-		if got := f.m.OpenSession(&f.st, []string{"force", "revoke"}); got != SessionErr {
-			t.Errorf("%s: open = %d; want SessionErr", tc.name, got)
-		}
-		s := f.keys.sessionKey()
-		if s == nil || !s.revoked || f.st.Serial != 0 {
-			t.Errorf("%s: session keyring %+v, state %+v; want it revoked and forgotten", tc.name, s, f.st)
-		}
-		want := strings.Replace(tc.want, "out of memory... ", "cannot allocate memory), so revoked the new session keyring", 1)
-		f.checkLogs(t, LogErr, want)
-		f.checkIDs(t, IDs{})
-		if got := f.m.CloseSession(&f.st, []string{"force", "revoke"}); got != Success || f.keys.count("Revoke") != 1 {
-			t.Errorf("%s: close = %d after %d revokes; want Success and no second revoke", tc.name, got, f.keys.count("Revoke"))
-		}
+		forEachRootStart(t, func(t *testing.T, f *fixture, start IDs) {
+			if tc.wrongUser {
+				f.keys.userKeyringOf = func(uint32) uint32 { return 0 }
+			}
+			if tc.ownerErr != nil {
+				f.keys.failNext("Owner", tc.ownerErr)
+			}
+			if tc.revokeErr != nil {
+				f.keys.failNext("Revoke", tc.revokeErr)
+			}
+			f.keys.failNext("Unlink", unix.ENOMEM)
+			if got := f.open("force", "revoke"); got != SessionErr {
+				t.Errorf("%s: open = %d; want SessionErr", tc.name, got)
+			}
+			s := f.keys.sessionKey()
+			if s == nil || s.revoked != tc.revoked || (f.st.Serial == 0) != tc.revoked {
+				t.Errorf("%s: session keyring %+v, state %+v; want revoked and forgotten: %t", tc.name, s, f.st, tc.revoked)
+			}
+			f.checkLogs(t, LogErr, tc.want)
+			f.checkIDs(t, start)
+		})
 	}
 }
 
 func TestPanicInKeyctlRestoresIDs(t *testing.T) {
-	for _, op := range []string{"GetID", "JoinAnonymous", "Link", "Owner", "Revoke"} {
-		t.Run(op, func(t *testing.T) {
-			f := newFixture()
-			opts := []string{"revoke"}
-			if op == "Revoke" {
-				if got := f.m.OpenSession(&f.st, opts); got != Success {
-					t.Fatalf("open = %d", got)
+	for _, op := range []string{"GetID", "JoinAnonymous", "Link", "Owner", "Unlink", "Revoke"} {
+		forEachRootStart(t, func(t *testing.T, f *fixture, start IDs) {
+			// Unlink and Revoke run only when the owner check fails.
+			f.keys.userKeyringOf = func(uid uint32) uint32 {
+				if op == "Unlink" || op == "Revoke" {
+					return 0
 				}
+				return uid
+			}
+			if op == "Revoke" {
+				f.keys.failNext("Unlink", unix.ENOMEM)
 			}
 			f.keys.panicOn = op
 			func() {
@@ -460,207 +528,43 @@ func TestPanicInKeyctlRestoresIDs(t *testing.T) {
 						t.Errorf("the fake %s did not panic", op)
 					}
 				}()
-				if op == "Revoke" {
-					f.m.CloseSession(&f.st, opts)
-				} else {
-					f.m.OpenSession(&f.st, opts)
-				}
+				f.open("revoke")
 			}()
-			f.checkIDs(t, IDs{})
-			if n := len(f.creds.sets); n%2 != 0 || n == 0 {
-				t.Errorf("id switches %q: want each switch undone", f.creds.sets)
+			f.checkIDs(t, start)
+			if want := switchCalls(start, aliceUID, aliceGID); !slices.Equal(f.creds.sets, want) {
+				t.Errorf("panic in %s: id switches %q; want %q", op, f.creds.sets, want)
 			}
 		})
 	}
 }
 
-func TestCloseRevokesAsOwnerAtLastClose(t *testing.T) {
-	f := newFixture()
-	opts := []string{"force", "revoke"}
-	f.m.OpenSession(&f.st, opts)
-	f.m.OpenSession(&f.st, opts)
-	made := f.checkMade(t, aliceUID, aliceGID)
-	if got := f.m.CloseSession(&f.st, opts); got != Success || made.revoked {
-		t.Fatalf("first of two closes = %d, revoked %t; want Success, not revoked", got, made.revoked)
-	}
-	f.creds.sets = nil
-	// Revoke as the owner: the thread's session keyring is now another one,
-	// so only the owner may revoke it (no possession).
-	f.keys.session["main"] = 0
-	if got := f.m.CloseSession(&f.st, opts); got != Success || !made.revoked {
-		t.Fatalf("last close = %d, revoked %t; want Success, revoked", got, made.revoked)
-	}
-	ids, _ := f.keys.callIDs("Revoke")
-	if want := (IDs{EUID: aliceUID, EGID: aliceGID}); ids != want {
-		t.Errorf("revoked with ids %+v; want %+v (effective owner, root kept as saved uid)", ids, want)
-	}
-	if want := []string{"SetGIDs(-1,1001,-1)", "SetUIDs(-1,1001,0)", "SetUIDs(0,0,0)", "SetGIDs(0,0,0)"}; !slices.Equal(f.creds.sets, want) {
-		t.Errorf("id switches = %q; want %q", f.creds.sets, want)
-	}
-	if f.st.Serial != 0 || f.st.Opens != 0 {
-		t.Errorf("state after the last close = %+v; want serial 0, opens 0", f.st)
-	}
-	f.checkIDs(t, IDs{})
-	f.checkNoLogs(t)
-	// A third close (more closes than opens) does nothing.
-	if got := f.m.CloseSession(&f.st, opts); got != Success || f.keys.count("Revoke") != 1 || f.st.Opens != -1 {
-		t.Errorf("extra close = %d, %d revokes, opens %d", got, f.keys.count("Revoke"), f.st.Opens)
-	}
-}
-
-func TestCloseWithoutRevokeOrWithoutOpen(t *testing.T) {
-	f := newFixture()
-	if got := f.m.CloseSession(&f.st, []string{"revoke"}); got != Success {
-		t.Errorf("close without open = %d; want Success", got)
-	}
-	if f.st.Opens != -1 || len(f.keys.calls) != 0 || len(f.creds.sets) != 0 {
-		t.Errorf("close without open did something: state %+v, calls %+v, sets %q", f.st, f.keys.calls, f.creds.sets)
-	}
-	f.checkNoLogs(t)
-
-	f = newFixture()
-	f.m.OpenSession(&f.st, []string{"force"})
-	made := f.checkMade(t, aliceUID, aliceGID)
-	// "revoke" given to close only does not revoke: it is recorded by the
-	// hooks that make the keyring.
-	if got := f.m.CloseSession(&f.st, []string{"force", "revoke"}); got != Success || made.revoked {
-		t.Errorf("close = %d, revoked %t; want Success, keyring kept", got, made.revoked)
-	}
-}
-
-func TestRevokeOfAKeyringAlreadyGone(t *testing.T) {
+// Init records "revoke" for the front from every call that may make a
+// keyring, also one after the keyring was made; a later call without it
+// does not take it back (the front revokes at the last close).
+func TestStateRecordsRevokeAndDebug(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		break_ func(f *fixture, serial int)
+		calls      [][]string
+		wantRevoke bool
+		wantDebug  bool
 	}{
-		{"revoked", func(f *fixture, s int) { f.keys.keys[s].revoked = true }},
-		{"gone", func(f *fixture, s int) { delete(f.keys.keys, s) }},
-		{"unlinked and replaced", func(f *fixture, s int) { f.keys.session["main"] = 0 }},
+		{[][]string{{"force", "revoke"}, {"force"}}, true, false},
+		{[][]string{{"force"}, {"revoke", "debug"}}, true, true},
+		{[][]string{{"force", "debug"}, {"force"}}, false, false},
+		{[][]string{{"Revoke"}, {"revoke=1"}}, false, false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		for _, h := range hooks {
 			f := newFixture()
-			opts := []string{"force", "revoke"}
-			f.m.OpenSession(&f.st, opts)
-			serial := int(f.st.Serial)
-			tc.break_(f, serial)
-			if got := f.m.CloseSession(&f.st, opts); got != Success {
-				t.Errorf("close = %d; want Success", got)
+			for _, opts := range tc.calls {
+				f.m.Init(&f.st, h.hook, opts)
 			}
-			f.checkIDs(t, IDs{})
-			f.checkNoLogs(t)
-			if f.st.Serial != 0 {
-				t.Errorf("state still records %d", f.st.Serial)
+			if f.st.Revoke != tc.wantRevoke || f.st.Debug != tc.wantDebug {
+				t.Errorf("%s %q: state revoke %t debug %t; want %t %t", h.name, tc.calls, f.st.Revoke, f.st.Debug, tc.wantRevoke, tc.wantDebug)
 			}
-		})
-	}
-}
-
-func TestRevokeFailures(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		setup   func(f *fixture)
-		wantLog string
-		restore IDs
-	}{
-		{"revoke EPERM", func(f *fixture) { f.keys.failNext("Revoke", unix.EPERM) },
-			"Unable to revoke the session keyring for uid 1001: operation not permitted", IDs{}},
-		{"gid switch", func(f *fixture) { f.creds.fault = credFault("SetGIDs", 1, unix.EPERM) },
-			"Unable to change GID to 1001 temporarily", IDs{}},
-		{"uid switch", func(f *fixture) { f.creds.fault = credFault("SetUIDs", 1, unix.EPERM) },
-			"Unable to change UID to 1001 temporarily", IDs{}},
-		{"uid restore", func(f *fixture) { f.creds.fault = credFault("SetUIDs", 2, unix.EPERM) },
-			"Unable to change UID back to 0", IDs{EUID: aliceUID}},
-		{"gid restore", func(f *fixture) { f.creds.fault = credFault("SetGIDs", 2, unix.EPERM) },
-			"Unable to change GID back to 0", IDs{EGID: aliceGID}},
-	} {
-		for _, hook := range []struct {
-			name string
-			want Code
-			call func(*fixture, []string) Code
-		}{
-			{"close", Success, func(f *fixture, o []string) Code { return f.m.CloseSession(&f.st, o) }},
-			{"setcred delete", CredErr, func(f *fixture, o []string) Code { return f.m.Setcred(&f.st, FlagDeleteCred, o) }},
-		} {
-			t.Run(tc.name+"/"+hook.name, func(t *testing.T) {
-				f := newFixture()
-				opts := []string{"force", "revoke"}
-				if got := f.m.OpenSession(&f.st, opts); got != Success {
-					t.Fatalf("open = %d", got)
-				}
-				f.creds.sets = nil
-				tc.setup(f)
-				if got := hook.call(f, opts); got != hook.want {
-					t.Errorf("%s = %d; want %d", hook.name, got, hook.want)
-				}
-				f.checkLogs(t, LogErr, tc.wantLog)
-				f.checkIDs(t, tc.restore)
-			})
 		}
 	}
 }
 
-func TestSetcredFlags(t *testing.T) {
-	for _, tc := range []struct {
-		flags    int
-		opts     []string
-		open     bool // a keyring was made before
-		want     Code
-		wantMade bool
-		revoked  bool
-	}{
-		{FlagEstablishCred, []string{"force"}, false, Success, true, false},
-		{FlagEstablishCred | FlagSilent, nil, false, Success, true, false},
-		{FlagDeleteCred, []string{"force", "revoke"}, true, Success, false, true},
-		{FlagDeleteCred | FlagSilent, []string{"force", "revoke"}, true, Success, false, true},
-		{FlagDeleteCred, []string{"force"}, true, Ignore, true, false},             // no revoke option
-		{FlagDeleteCred, []string{"force", "revoke"}, false, Ignore, false, false}, // nothing made
-		{FlagReinitializeCred, []string{"force", "revoke"}, true, Ignore, true, false},
-		{FlagRefreshCred, []string{"force", "revoke"}, true, Ignore, true, false},
-		{0, []string{"force", "revoke"}, false, Ignore, false, false},
-	} {
-		f := newFixture()
-		if tc.open {
-			f.m.OpenSession(&f.st, tc.opts)
-		}
-		opens := f.st.Opens
-		var before *fakeKey
-		if tc.open {
-			before = f.keys.sessionKey()
-		}
-		if got := f.m.Setcred(&f.st, tc.flags, tc.opts); got != tc.want {
-			t.Errorf("setcred(%#x) %q after open %t = %d; want %d", tc.flags, tc.opts, tc.open, got, tc.want)
-		}
-		if f.st.Opens != opens {
-			t.Errorf("setcred(%#x) changed the open counter to %d", tc.flags, f.st.Opens)
-		}
-		if made := f.st.Serial != 0; made != tc.wantMade {
-			t.Errorf("setcred(%#x): state serial %d; want a keyring: %t", tc.flags, f.st.Serial, tc.wantMade)
-		}
-		if before != nil && before.revoked != tc.revoked {
-			t.Errorf("setcred(%#x): revoked %t; want %t", tc.flags, before.revoked, tc.revoked)
-		}
-		f.checkIDs(t, IDs{})
-	}
-}
-
-func TestSetcredThenOpenThenDeleteThenClose(t *testing.T) {
-	f := newFixture()
-	opts := []string{"force", "revoke"}
-	if got := f.m.Setcred(&f.st, FlagEstablishCred, opts); got != Success {
-		t.Fatalf("establish = %d", got)
-	}
-	made := f.checkMade(t, aliceUID, aliceGID)
-	if got := f.m.OpenSession(&f.st, opts); got != Success || f.keys.sessionKey() != made {
-		t.Fatalf("open after establish = %d, made another keyring", got)
-	}
-	if got := f.m.Setcred(&f.st, FlagDeleteCred, opts); got != Success || !made.revoked {
-		t.Fatalf("delete = %d, revoked %t", got, made.revoked)
-	}
-	if got := f.m.CloseSession(&f.st, opts); got != Success || f.keys.count("Revoke") != 1 {
-		t.Errorf("close after delete = %d with %d revokes; want Success and no second revoke", got, f.keys.count("Revoke"))
-	}
-}
-
+// Each hook's debug lines name that hook, and only "debug" makes any.
 func TestDebugLogsOnlyWithDebug(t *testing.T) {
 	for _, debug := range []bool{false, true} {
 		f := newFixture()
@@ -668,15 +572,31 @@ func TestDebugLogsOnlyWithDebug(t *testing.T) {
 		if debug {
 			opts = append(opts, "debug")
 		}
-		f.m.OpenSession(&f.st, opts)
-		f.m.Setcred(&f.st, FlagEstablishCred, opts)
-		f.m.CloseSession(&f.st, opts)
-		n := len(f.host.at(LogDebug))
-		if debug != (n > 0) || len(f.host.logs) != n {
-			t.Errorf("debug %t: %d debug lines of %d: %+v", debug, n, len(f.host.logs), f.host.logs)
+		for _, call := range []struct {
+			run   func() Code
+			first string
+		}{
+			{func() Code { return f.open(opts...) }, "OPEN 1"},
+			{func() Code { return f.establish(opts...) }, "ESTABLISH_CRED"},
+		} {
+			f.host.logs = nil
+			call.run()
+			lines := f.host.at(LogDebug)
+			if !debug {
+				f.checkNoLogs(t)
+				continue
+			}
+			if len(lines) == 0 || lines[0] != call.first || len(lines) != len(f.host.logs) {
+				t.Errorf("debug lines %+v; want the first to be %q and no other lines", f.host.logs, call.first)
+			}
 		}
-		if debug && !slices.ContainsFunc(f.host.at(LogDebug), func(s string) bool { return strings.HasPrefix(s, "REVOKE ") }) {
-			t.Errorf("no REVOKE debug line: %q", f.host.at(LogDebug))
+	}
+	// The steps of making a keyring, with the ids they ran with.
+	f := newFixtureAt(IDs{RUID: 1000, RGID: 1000})
+	f.open("debug")
+	for _, prefix := range []string{"UID:1001 [1000]  GID:1001 [1000]", "GET SESSION = ", "GET USER SESSION = ", "JOIN = "} {
+		if !slices.ContainsFunc(f.host.at(LogDebug), func(s string) bool { return strings.HasPrefix(s, prefix) }) {
+			t.Errorf("no debug line starting %q: %q", prefix, f.host.at(LogDebug))
 		}
 	}
 }
@@ -684,13 +604,12 @@ func TestDebugLogsOnlyWithDebug(t *testing.T) {
 func TestUnknownOptionsLoggedOncePerHook(t *testing.T) {
 	f := newFixture()
 	opts := []string{"force", "force=1", "", "Revoke", "revoke"}
-	f.m.OpenSession(&f.st, opts)
-	f.m.Setcred(&f.st, FlagReinitializeCred, opts)
-	made := f.checkMade(t, aliceUID, aliceGID)
-	f.m.CloseSession(&f.st, opts)
+	f.open(opts...)
+	f.establish(opts...)
+	f.checkMade(t, aliceUID, aliceGID)
 	errs := f.host.at(LogErr)
 	want := `ignoring unknown options "force=1", "", "Revoke"; valid options are debug, force and revoke`
-	if len(errs) != 3 || len(f.host.logs) != 3 {
+	if len(errs) != 2 || len(f.host.logs) != 2 {
 		t.Fatalf("log = %+v; want one line per hook", f.host.logs)
 	}
 	for _, e := range errs {
@@ -698,44 +617,41 @@ func TestUnknownOptionsLoggedOncePerHook(t *testing.T) {
 			t.Errorf("log line %q; want it to start with %q", e, want)
 		}
 	}
-	if !made.revoked {
-		t.Errorf("the known options were not applied (keyring not revoked)")
+	if !f.st.Revoke {
+		t.Errorf("the known options were not applied (revoke not recorded)")
 	}
 }
 
-// The step list's errors are all errnos; a wrapped one must be recognised too.
+// Errors from the kernel wrappers are errnos, but a wrapped one must be
+// recognised too: each errno the policy tells apart, wrapped, takes its path.
 func TestWrappedErrnos(t *testing.T) {
-	f := newFixture()
-	f.keys.failNext("GetID", fmt.Errorf("wrapped: %w", unix.ENOSYS))
-	if got := f.m.OpenSession(&f.st, nil); got != Success {
-		t.Errorf("open with wrapped ENOSYS = %d", got)
-	}
-	if !errors.Is(fmt.Errorf("x: %w", unix.EDQUOT), unix.EDQUOT) {
-		t.Fatal("errors.Is broken")
-	}
-}
+	wrap := func(e error) error { return fmt.Errorf("keyctl: %w", e) }
 
-// EACCES at revoke means the owner lost possession (the host replaced the
-// thread's session keyring): say that, not "seccomp".
-func TestRevokeWithoutPossession(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		call func(f *fixture) Code
-		want Code
-	}{
-		{"close", func(f *fixture) Code { return f.m.CloseSession(&f.st, []string{"force", "revoke"}) }, Success},
-		{"setcred delete", func(f *fixture) Code { return f.m.Setcred(&f.st, FlagDeleteCred, []string{"force", "revoke"}) }, CredErr},
-	} {
-		f := newFixture()
-		if got := f.m.OpenSession(&f.st, []string{"force", "revoke"}); got != Success {
-			t.Fatalf("%s: open = %d", tc.name, got)
-		}
-		f.checkMade(t, aliceUID, aliceGID)
-		f.keys.failNext("Revoke", unix.EACCES)
-		if got := tc.call(f); got != tc.want {
-			t.Errorf("%s = %d; want %d", tc.name, got, tc.want)
-		}
-		f.checkLogs(t, LogErr, "for uid 1001: it is no longer this thread's session keyring, so its owner may not revoke it")
-		f.checkIDs(t, IDs{})
+	f := newFixture()
+	f.keys.failNext("GetID", wrap(unix.ENOSYS))
+	if got := f.open(); got != Success || f.st.Serial != 0 {
+		t.Errorf("open with wrapped ENOSYS = %d, serial %d; want Success, none made", got, f.st.Serial)
 	}
+
+	f = newFixture()
+	f.keys.failNext("GetID", wrap(unix.EKEYREVOKED))
+	if got := f.open(); got != Success {
+		t.Errorf("open with wrapped EKEYREVOKED on @s = %d; want Success", got)
+	}
+	f.checkMade(t, aliceUID, aliceGID)
+
+	f = newFixture()
+	f.keys.quotaUse = "uses 200/200 keys"
+	f.keys.failNext("JoinAnonymous", wrap(unix.EDQUOT))
+	if got := f.open("force"); got != SessionErr {
+		t.Errorf("open with wrapped EDQUOT = %d; want SessionErr", got)
+	}
+	f.checkLogs(t, LogErr, "the key quota of uid 1001 is full (uses 200/200 keys)", "kernel.keys.maxkeys")
+
+	f = newFixture()
+	f.keys.failNext("Link", wrap(unix.EPERM))
+	if got := f.open("force"); got != SessionErr {
+		t.Errorf("open with wrapped EPERM = %d; want SessionErr", got)
+	}
+	f.checkLogs(t, LogErr, "keyctl was denied, likely by a seccomp filter")
 }

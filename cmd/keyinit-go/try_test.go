@@ -98,7 +98,7 @@ func TestTryWithoutRevokeKeepsKeyring(t *testing.T) {
 func TestTryDoesNotTouchSessionKeyringBeforeOpen(t *testing.T) {
 	u := harness.TempUser(t)
 	if name, err := harness.InheritedSessionKeyring(); err != nil || !strings.HasPrefix(name, "_uid_ses.") {
-		t.Skipf("skipped: the test process has a session keyring of its own (%q, %v); run it from a process without one, as CI does", name, err)
+		harness.Lacks(t, "a test process without a session keyring of its own (it has %q, %v); run it from a process without one, as CI does", name, err)
 	}
 	rep, code := tryService(t, u, fmt.Sprintf("session required %s revoke\n", harness.Module(t)))
 	if code != 0 {

@@ -15,11 +15,12 @@ import (
 	"pam_keyinit_go/internal/pamdir"
 )
 
-// RequireRoot skips the test with a clear message unless run as root.
+// RequireRoot stops the test (Lacks: a skip, a failure under CI) unless
+// run as root.
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("skipped: needs root (a real user, /etc/pam.d and id switches); run 'make test' as root")
+		Lacks(t, "root (a real user, /etc/pam.d and id switches); run 'make test' as root")
 	}
 }
 

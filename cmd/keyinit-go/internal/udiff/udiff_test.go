@@ -6,12 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"pam_keyinit_go/test/harness"
 )
 
 // The diffs apply: "patch" turns a into b with each of them.
 func TestUnifiedAppliesWithPatch(t *testing.T) {
 	if _, err := exec.LookPath("patch"); err != nil {
-		t.Skip("skipped: no patch(1) to check the diffs with")
+		harness.Lacks(t, "patch(1), to check the diffs with (Debian package patch)")
 	}
 	cases := []struct{ a, b string }{
 		{"1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n", "1\n2\nX\n4\n5\n6\n7\n8\n9\n10\nY\n12\n"},

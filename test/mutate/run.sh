@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# 'make mutate': mutation testing. Not in CI: it rebuilds and reruns tests
+# once per mutant (many minutes, integration mutants need root).
+#
+# 1. gremlins (github.com/go-gremlins/gremlins, through 'go run' from the Go
+#    module proxy) mutates keyinit/ by itself; GREMLINS=0 skips it.
+# 2. The curated mutants of test/mutate/mutants.txt, for the Go and the C
+#    side: each is applied to a fresh copy of the tree in a temporary
+#    directory (never to this tree), then its command runs there. A mutant
+#    is "killed" if the command fails, "survived" if it passes. A command
+#    that already fails on the unmutated copy kills nothing: its mutants are
+#    reported "baseline fails"; a mutant that does not build, "not viable".
+#    MUTANTS=regex runs only the matching names; UNIT=command replaces the
+#    unit-test command (e.g. only the fuzz seeds).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+GO=${GO:-go}
+export GO
+GREMLINS_VERSION=v0.6.0
+list=test/mutate/mutants.txt
+
+work=$(mktemp -d /tmp/kig-mutate.XXXXXXXX)
+trap 'rm -rf "$work"' EXIT
+# Integration tests load the module as other users: they must reach it.
+chmod 0755 "$work"
+# The copy: the working tree as it is (build/ included, so make rebuilds only
+# what a mutant touches), without .git, so nothing can reach the repository.
+mkdir "$work/base"
+tar --exclude=./.git -cf - . | tar -C "$work/base" -xf -
+
+# What the commands in mutants.txt may use: unit (keyinit's tests and fuzz
+# seeds, or the command in $UNIT) and it REGEX (rebuild, then the
+# integration tests whose names match).
+export UNIT=${UNIT:-"$GO test -count=1 ./keyinit/"}
+unit() { eval "$UNIT"; }
+it() { make -s all test-programs GO="$GO" && "$GO" test -count=1 -p 1 ./test/ -run "$1"; }
+export -f unit it
+
+if [ "${GREMLINS:-1}" != 0 ]; then
+	echo "== gremlins $GREMLINS_VERSION on keyinit/"
+	cp -a "$work/base" "$work/gremlins"
+	if ! (cd "$work/gremlins" && "$GO" run "github.com/go-gremlins/gremlins/cmd/gremlins@$GREMLINS_VERSION" \
+		unleash --workers 1 --timeout-coefficient 10 --invert-logical -S ltc ./keyinit); then
+		echo "gremlins did not run (is the Go module proxy reachable?); the curated mutants follow"
+	fi
+	rm -rf "$work/gremlins"
+fi
+
+# run_cmd DIR COMMAND: the command's exit status, its output in DIR/.mutate.log.
+run_cmd() {
+	(cd "$1" && timeout "${MUTANT_TIMEOUT:-1200}" bash -c "$2") >"$1/.mutate.log" 2>&1
+}
+
+needs_root() { [[ $1 == it\ * ]] && [ "$(id -u)" != 0 ]; }
+
+declare -A baseline
+results=()
+killed=0 survived=0 other=0
+echo "== curated mutants ($list)"
+while IFS=$'\t' read -r name file orig repl cmd; do
+	[[ -z $name || $name == \#* ]] && continue
+	[[ -n ${MUTANTS:-} && ! $name =~ $MUTANTS ]] && continue
+	start=$SECONDS
+	if needs_root "$cmd"; then
+		result="not run (needs root)"
+	else
+		if [ -z "${baseline[$cmd]:-}" ]; then
+			rm -rf "$work/m" && cp -a "$work/base" "$work/m"
+			if run_cmd "$work/m" "$cmd"; then baseline[$cmd]=pass; else
+				baseline[$cmd]=fail
+				echo "baseline fails for: $cmd"; tail -20 "$work/m/.mutate.log"
+			fi
+		fi
+		rm -rf "$work/m" && cp -a "$work/base" "$work/m"
+		if ! ORIG=$orig REPL=$repl perl -0777 -i -pe '
+			my $n = () = /\Q$ENV{ORIG}\E/g;
+			die "found $n times, not once\n" if $n != 1;
+			s/\Q$ENV{ORIG}\E/$ENV{REPL}/;' "$work/m/$file" 2>"$work/perl.err"; then
+			result="not applied: $(cat "$work/perl.err")"
+		elif ! run_cmd "$work/m" "make -s all GO=$GO"; then
+			result="not viable"  # does not build: proves nothing about the tests
+		elif [ "${baseline[$cmd]}" = fail ]; then
+			result="baseline fails"
+		elif run_cmd "$work/m" "$cmd"; then
+			result=survived
+		else
+			result=killed
+		fi
+	fi
+	case $result in
+	killed) killed=$((killed + 1)) ;;
+	survived) survived=$((survived + 1)) ;;
+	*) other=$((other + 1)) ;;
+	esac
+	line=$(printf '%-28s %-24s %-16s %4ds' "$name" "$file" "$result" $((SECONDS - start)))
+	echo "$line"
+	results+=("$line")
+done <"$list"
+
+echo
+echo "== summary"
+printf '%-28s %-24s %-16s %5s\n' mutant file result time
+printf '%s\n' "${results[@]}"
+echo "killed $killed, survived $survived, not run or not applicable $other"
+[ "$survived" = 0 ]
