@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"pam_keyinit_go/internal/keys"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -134,15 +136,15 @@ func (k *fakeKernel) userSessionKeyring(uid uint32) int {
 // resolve turns a special id into a serial for the current thread.
 func (k *fakeKernel) resolve(id int) (int, error) {
 	switch id {
-	case SpecSessionKeyring:
+	case keys.Session:
 		if k.session[k.thread] == 0 {
 			// The kernel installs the user-session keyring on lookup.
 			k.session[k.thread] = k.userSessionKeyring(k.creds.ids.RUID)
 		}
 		id = k.session[k.thread]
-	case SpecUserKeyring:
+	case keys.User:
 		return k.userKeyring(k.creds.ids.RUID), nil
-	case SpecUserSessionKeyring:
+	case keys.UserSession:
 		return k.userSessionKeyring(k.creds.ids.RUID), nil
 	}
 	key := k.keys[id]

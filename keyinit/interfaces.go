@@ -1,12 +1,5 @@
 package keyinit
 
-// Special keyring ids (linux/keyctl.h).
-const (
-	SpecSessionKeyring     = -3 // @s
-	SpecUserKeyring        = -4 // @u, _uid.N, resolved from the real uid
-	SpecUserSessionKeyring = -5 // @us, _uid_ses.N, resolved from the real uid
-)
-
 // Keyrings is the part of keyctl(2) the module uses. Every call acts on the
 // calling thread's credentials, so the caller must stay on one OS thread.
 // Errors are syscall errnos (unix.Errno) so the policy can tell ENOSYS,

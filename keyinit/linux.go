@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
-	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"pam_keyinit_go/internal/keys"
 )
 
 // Kernel is the real Keyrings, calling keyctl(2) on the calling thread.
@@ -53,61 +54,30 @@ func (Kernel) Revoke(serial int) error {
 	return err
 }
 
-// Owner reads "type;uid;gid;perm;description" with KEYCTL_DESCRIBE into a
-// stack buffer and parses it in place: it runs at every open, and nothing
-// of it may reach the heap (the error paths copy what they quote).
+// Owner reads the key's description with KEYCTL_DESCRIBE into a stack
+// buffer and parses it in place: it runs at every open, and nothing of it
+// may reach the heap (the error paths copy what they quote). The buffer
+// holds the longest description the kernel allows (4095 bytes and the
+// fields before it): a buffer too short gets nothing at all.
 func (Kernel) Owner(serial int) (uint32, error) {
-	var buf [256]byte
+	var buf [4096 + 128]byte
 	n, err := unix.KeyctlBuffer(unix.KEYCTL_DESCRIBE, serial, buf[:], 0)
 	if err != nil {
 		return 0, err
 	}
-	if n > len(buf) {
-		n = len(buf)
-	}
-	desc := bytes.TrimRight(buf[:n], "\x00")
-	_, rest, _ := bytes.Cut(desc, []byte(";"))
-	field, _, found := bytes.Cut(rest, []byte(";"))
-	if !found {
-		return 0, errors.New("unexpected key description " + strconv.Quote(string(desc)))
-	}
-	uid, err := strconv.ParseUint(string(field), 10, 32)
+	n = min(n, len(buf))
+	uid, err := keys.ParseOwner(buf[:n])
 	if err != nil {
-		return 0, errors.New("unexpected key description " + strconv.Quote(string(desc)))
+		return 0, errors.New("unexpected key description " + strconv.Quote(string(bytes.TrimRight(buf[:n], "\x00"))))
 	}
-	return uint32(uid), nil
+	return uid, nil
 }
 
-// QuotaUse reads uid's line of /proc/key-users:
-// "  uid:  usage nkeys/nikeys qnkeys/maxkeys qnbytes/maxbytes".
-//
-// It reads with raw system calls, not package os: the first os.Open in a
-// process starts the Go runtime's network poller, which keeps an epoll and
-// an eventfd descriptor open in the host process for good.
+// QuotaUse is uid's use of its key quota, "uses N/MAX keys and B/MAX
+// bytes", from /proc/key-users.
 func (Kernel) QuotaUse(uid uint32) string {
-	fd, err := unix.Open("/proc/key-users", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return ""
-	}
-	defer unix.Close(fd)
-	var data []byte
-	buf := make([]byte, 4096)
-	for len(data) < 1<<20 {
-		n, err := unix.Read(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if n <= 0 || err != nil {
-			break
-		}
-		data = append(data, buf[:n]...)
-	}
-	prefix := strconv.FormatUint(uint64(uid), 10) + ":"
-	for _, line := range strings.Split(string(data), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) == 5 && fields[0] == prefix {
-			return "uses " + fields[3] + " keys and " + fields[4] + " bytes"
-		}
+	if u, found := keys.UserOf(uid); found {
+		return "uses " + u.Quota()
 	}
 	return ""
 }

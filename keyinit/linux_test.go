@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"pam_keyinit_go/internal/keys"
 )
 
 // onLockedThread runs f on a new OS thread that exits afterwards, so the
@@ -26,7 +28,7 @@ func TestKernelOwnerAndQuotaUse(t *testing.T) {
 	onLockedThread(func() {
 		k := Kernel{}
 		uid := uint32(os.Getuid())
-		owner, err := k.Owner(SpecUserKeyring)
+		owner, err := k.Owner(keys.User)
 		if err != nil || owner != uid {
 			t.Errorf("Owner(@u) = %d, %v; want %d", owner, err, uid)
 		}

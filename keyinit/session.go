@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 
+	"pam_keyinit_go/internal/keys"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -98,6 +100,13 @@ func (m Module) initKeyring(st *State, o Options, fail Code) (code Code) {
 	// resolves @u and @us from the real uid, so switch those (euid stays
 	// root) and restore all six ids exactly on every way out, panics included.
 	saved := m.Creds.Get()
+	// Without root a thread may set an id only to one it holds: a real id it
+	// holds nowhere else could not be switched back.
+	if saved.EUID != 0 && (gid != saved.RGID && saved.RGID != saved.EGID && saved.RGID != saved.SGID ||
+		uid != saved.RUID && saved.RUID != saved.EUID && saved.RUID != saved.SUID) {
+		m.Host.Log(LogErr, "Unable to switch ids for uid "+itoa(uid)+" temporarily: without root this thread could not switch its real ids back")
+		return fail
+	}
 	if o.Debug {
 		m.debug("UID:" + itoa(uid) + " [" + itoa(saved.RUID) + "]  GID:" + itoa(gid) + " [" + itoa(saved.RGID) + "]")
 	}
@@ -131,7 +140,7 @@ func (m Module) initKeyring(st *State, o Options, fail Code) (code Code) {
 // joinKeyring runs with the real ids switched to the target user's.
 func (m Module) joinKeyring(st *State, o Options, uid, gid uint32, fail Code) Code {
 	if !o.Force {
-		session, err := m.Keys.GetID(SpecSessionKeyring)
+		session, err := m.Keys.GetID(keys.Session)
 		if o.Debug {
 			m.debug("GET SESSION = " + itoa(session) + " (" + errText(err) + ")")
 		}
@@ -145,7 +154,7 @@ func (m Module) joinKeyring(st *State, o Options, uid, gid uint32, fail Code) Co
 		case err != nil:
 			return m.keyctlFailed("get the session keyring", uid, err, fail)
 		default:
-			usession, err := m.Keys.GetID(SpecUserSessionKeyring)
+			usession, err := m.Keys.GetID(keys.UserSession)
 			if o.Debug {
 				m.debug("GET USER SESSION = " + itoa(usession) + " (" + errText(err) + ")")
 			}
@@ -171,13 +180,13 @@ func (m Module) joinKeyring(st *State, o Options, uid, gid uint32, fail Code) Co
 	}
 	st.Serial, st.UID, st.GID = int32(serial), uid, gid
 
-	if err := m.Keys.Link(SpecUserKeyring, SpecSessionKeyring); err != nil {
+	if err := m.Keys.Link(keys.User, keys.Session); err != nil {
 		return m.keyctlFailed("link the user keyring into the session keyring", uid, err, fail)
 	}
 	// Never leave another user's keyring linked into this session: @u is
 	// resolved from the real uid, so a failed or skipped switch would show
 	// here.
-	owner, err := m.Keys.Owner(SpecUserKeyring)
+	owner, err := m.Keys.Owner(keys.User)
 	if err != nil || owner != uid {
 		undone := m.undoLink(st)
 		if err != nil {
@@ -200,7 +209,7 @@ func (m Module) keepSession(session int, uid uint32, o Options) bool {
 	if uid == 0 {
 		return true
 	}
-	owner, err := m.Keys.Owner(SpecSessionKeyring)
+	owner, err := m.Keys.Owner(keys.Session)
 	if o.Debug {
 		m.debug("SESSION OWNER = " + itoa(owner) + " (" + errText(err) + ")")
 	}
@@ -220,7 +229,7 @@ func (m Module) keepSession(session int, uid uint32, o Options) bool {
 // that fails, it revokes the new keyring (the thread possesses it), so that
 // nothing can reach the linked keyring through it. It says what it did.
 func (m Module) undoLink(st *State) string {
-	err := m.Keys.Unlink(SpecUserKeyring, SpecSessionKeyring)
+	err := m.Keys.Unlink(keys.User, keys.Session)
 	if err == nil {
 		return "unlinked it"
 	}

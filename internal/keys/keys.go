@@ -50,17 +50,27 @@ func fields(d []byte) (typ, uid, gid, perm, name []byte, ok bool) {
 	return f[0], f[1], f[2], f[3], d, true
 }
 
+// id reads a uid or gid field. The kernel prints them with %d, so ids of
+// 2^31 and above come out negative.
+func id(f []byte) (uint32, bool) {
+	n, err := strconv.ParseInt(string(f), 10, 64)
+	if err != nil || n < -1<<31 || n > 1<<32-1 {
+		return 0, false
+	}
+	return uint32(n), true
+}
+
 // ParseOwner is the uid of a description, without allocating.
 func ParseOwner(d []byte) (uint32, error) {
 	_, uid, _, _, _, ok := fields(d)
 	if !ok {
 		return 0, ErrDescription
 	}
-	n, err := strconv.ParseUint(string(uid), 10, 32)
-	if err != nil {
+	n, ok := id(uid)
+	if !ok {
 		return 0, ErrDescription
 	}
-	return uint32(n), nil
+	return n, nil
 }
 
 // ParseDescription reads a whole description.
@@ -69,13 +79,13 @@ func ParseDescription(d []byte) (Description, error) {
 	if !ok {
 		return Description{}, ErrDescription
 	}
-	u, err1 := strconv.ParseUint(string(uid), 10, 32)
-	g, err2 := strconv.ParseUint(string(gid), 10, 32)
-	p, err3 := strconv.ParseUint(string(perm), 16, 32)
-	if err1 != nil || err2 != nil || err3 != nil {
+	u, ok1 := id(uid)
+	g, ok2 := id(gid)
+	p, err := strconv.ParseUint(string(perm), 16, 32)
+	if !ok1 || !ok2 || err != nil {
 		return Description{}, ErrDescription
 	}
-	return Description{Type: string(typ), UID: uint32(u), GID: uint32(g), Perm: uint32(p), Name: string(name)}, nil
+	return Description{Type: string(typ), UID: u, GID: g, Perm: uint32(p), Name: string(name)}, nil
 }
 
 // Describe is KEYCTL_DESCRIBE of a serial or special id.

@@ -39,6 +39,8 @@ func TestParseDescription(t *testing.T) {
 		{"keyring;1001;1001;3f030000", Description{}, false, 0},
 		{"keyring;x;1001;3f030000;_ses", Description{}, false, 0},
 		{"keyring;1001;1001;zz;_ses", Description{}, false, 1001},
+		{"keyring;-2147483648;-1;3f030000;_ses", Description{"keyring", 1 << 31, 1<<32 - 1, 0x3f030000, "_ses"}, true, 1 << 31},
+		{"keyring;4294967296;0;3f030000;_ses", Description{}, false, 0},
 		{"", Description{}, false, 0},
 	} {
 		got, err := ParseDescription([]byte(tc.in))
