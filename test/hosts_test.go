@@ -19,10 +19,11 @@ import (
 // temporary service with our module in "force revoke" mode.
 
 // hostService has the module in the auth stack (for setcred) and the session
-// stack, as a host would run it.
+// stack, both required so that every hook's code is the module's (an
+// optional module's failure would hide behind pam_permit's success).
 func hostService(t *testing.T, module string) harness.Service {
 	return harness.SystemService(t, fmt.Sprintf(
-		"auth required pam_permit.so\nauth optional %s force revoke\nsession required %s force revoke\n",
+		"auth required pam_permit.so\nauth required %s force revoke\nsession required %s force revoke\n",
 		module, module))
 }
 

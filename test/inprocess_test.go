@@ -141,7 +141,47 @@ func TestCloseWithoutRevokeLeavesKeyring(t *testing.T) {
 		if k := harness.Describe(harness.SessionKeyring); k.Serial != made.Serial || k.Revoked || k.Err != nil {
 			t.Errorf("after close without revoke: session keyring is %v; want %v, intact", k, made)
 		}
+		// Nor does deleting the credentials: the module ignores it, and
+		// libpam, all of whose modules ignored the call, says so.
+		if got := code(tx.SetCred(pam.DeleteCred)); got != pamPermDenied {
+			t.Errorf("setcred(DELETE) without revoke = %d; want %d (ignored)", got, pamPermDenied)
+		}
+		if k := harness.Describe(made.Serial); k.Revoked || k.Err != nil {
+			t.Errorf("after setcred(DELETE) without revoke: keyring is %v; want it intact", k)
+		}
 	})
+}
+
+// A keyring is revoked once: deleting the credentials revokes it and the
+// module forgets it, so the close that follows has nothing left to revoke.
+func TestRevokedOnceByDeleteThenClose(t *testing.T) {
+	u := harness.TempUser(t)
+	logs := harness.Log(t)
+	svc := harness.ConfDirService(t, stack(harness.Module(t), "force revoke debug"))
+	logs.Collect()
+	transaction(t, svc, u.Name, func(tx *pam.Transaction) {
+		if err := tx.OpenSession(0); err != nil {
+			t.Errorf("open_session: %v", err)
+			return
+		}
+		made := checkSessionKeyring(t, u)
+		if err := tx.SetCred(pam.DeleteCred); err != nil {
+			t.Errorf("setcred(DELETE): %v", err)
+		}
+		if err := tx.CloseSession(0); err != nil {
+			t.Errorf("close_session: %v", err)
+		}
+		if !harness.Describe(made.Serial).Revoked {
+			t.Errorf("keyring %d not revoked", made.Serial)
+		}
+	})
+	entries := logs.Collect()
+	if n := len(harness.Matching(entries, "pam_keyinit_go(", "REVOKE ")); n != 1 {
+		t.Errorf("%d REVOKE lines; want 1: %v", n, entries)
+	}
+	if n := len(harness.Matching(entries, "pam_keyinit_go(", "already gone")); n != 0 {
+		t.Errorf("the close tried to revoke the keyring again: %v", entries)
+	}
 }
 
 func TestNestedOpensRevokeAtLastClose(t *testing.T) {

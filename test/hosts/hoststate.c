@@ -10,6 +10,7 @@
  * "name: value" line per observation, "before ..." and "after ..." for what
  * must not change:
  *   sigaction N      handler and flags of signal N (1..64)
+ *   sigmask          the calling thread's blocked signals
  *   sigaltstack      the calling thread's
  *   child SigIgn     the ignored set of a child it execs
  *   environ          every entry of environ, and of the block after argv
@@ -21,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -87,6 +89,20 @@ static void show_signals(const char *when)
 		       (sa.sa_flags & SA_SIGINFO) ? (void *)sa.sa_sigaction : (void *)sa.sa_handler,
 		       (unsigned)sa.sa_flags);
 	}
+}
+
+/* The calling thread's blocked signals, 1 to 64, as a bit mask. */
+static void show_sigmask(const char *when)
+{
+	sigset_t set;
+	unsigned long long bits = 0;
+	int s;
+
+	pthread_sigmask(SIG_BLOCK, NULL, &set);
+	for (s = 1; s < 65; s++)
+		if (sigismember(&set, s) == 1)
+			bits |= 1ULL << (s - 1);
+	printf("%s sigmask: %016llx\n", when, bits);
 }
 
 static void show_sigaltstack(const char *when)
@@ -188,6 +204,7 @@ static void show_cpus(const char *when)
 static void show_state(const char *when)
 {
 	show_signals(when);
+	show_sigmask(when);
 	show_cpus(when);
 	show_sigaltstack(when);
 	show_child_sigign(when);
