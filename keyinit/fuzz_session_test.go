@@ -142,24 +142,7 @@ func injectFault(fx *fixture, b byte) *fault {
 // when the hook fails. A keyring made is owned by the
 // user and links only that user's keyring, and the front can revoke it.
 func FuzzSessionStateMachine(f *testing.F) {
-	f.Add([]byte{0, 0, 0, 0, 6, 0, 1, 6, 0})                   // open/close force revoke
-	f.Add([]byte{0, 1, 0, 0, 4, 0, 0, 4, 0, 1, 4, 0, 1, 4, 0}) // nested opens, own keyring
-	f.Add([]byte{1, 2, 0, 2, 6, 0, 0, 6, 0, 3, 6, 0, 1, 6, 0}) // setcred around open/close
-	f.Add([]byte{0, 0, 0, 0, 2, 0x80, 1, 2, 0})                // ENOSYS on @s
-	f.Add([]byte{0, 0, 0, 0, 6, 0x8b, 1, 6, 0})                // EDQUOT on join
-	f.Add([]byte{3, 0, 0, 0, 6, 0})                            // unknown user
-	f.Add([]byte{5, 0, 0, 2, 6, 0})                            // pam_get_user fails
-	f.Add([]byte{0, 0, 9, 0, 6, 0})                            // non-root caller
-	f.Add([]byte{0, 0, 0, 0, 4, 0, 1, 4, 0, 5, 0, 0, 0, 4, 0}) // revoked externally, reopen
-	f.Add([]byte{0, 0, 3, 0, 2, 0, 1, 2, 0})                   // su's ids
-	f.Add([]byte{1, 0, 4, 2, 2, 0, 1, 2, 0})                   // saved 4242, bob by setcred
-	f.Add([]byte{0, 0, 5, 0, 0, 0})                            // alice opens her own session
-	f.Add([]byte{0, 3, 3, 0, 0, 0})                            // root's keyring, no force: replaced
-	f.Add([]byte{1, 1, 0, 0, 0, 0})                            // bob's own keyring, no force: kept
-	f.Add([]byte{1, 0, 0, 0, 4, 0, 0, 0, 0})                   // revoke, then open without it
-	f.Add([]byte{0, 0, 1, 2, 0, 0})                            // establish by nobody: PAM_CRED_ERR
-	f.Add([]byte{0, 0, 0, 0, 2, 0x81})                         // ENOSYS on join under force
-	f.Add([]byte{1, 0, 2, 0, 2, 0xa4})                         // @u is root's and unlink fails: revoked
+	addSessionSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := &fuzzInput{data}
 		fx := fuzzStart(in)
@@ -333,4 +316,27 @@ func frontStep(t *testing.T, fx *fixture, step string, kind, optBits byte) {
 	if err != nil || !k.revoked {
 		t.Fatalf("%s: the front's revoke of %+v: %v; want it revoked by the thread that possesses it", step, k, err)
 	}
+}
+
+// addSessionSeeds are the inputs the fuzzer starts from, each a case once
+// missed or worth keeping (testdata/fuzz has more).
+func addSessionSeeds(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0, 6, 0, 1, 6, 0})                   // open/close force revoke
+	f.Add([]byte{0, 1, 0, 0, 4, 0, 0, 4, 0, 1, 4, 0, 1, 4, 0}) // nested opens, own keyring
+	f.Add([]byte{1, 2, 0, 2, 6, 0, 0, 6, 0, 3, 6, 0, 1, 6, 0}) // setcred around open/close
+	f.Add([]byte{0, 0, 0, 0, 2, 0x80, 1, 2, 0})                // ENOSYS on @s
+	f.Add([]byte{0, 0, 0, 0, 6, 0x8b, 1, 6, 0})                // EDQUOT on join
+	f.Add([]byte{3, 0, 0, 0, 6, 0})                            // unknown user
+	f.Add([]byte{5, 0, 0, 2, 6, 0})                            // pam_get_user fails
+	f.Add([]byte{0, 0, 9, 0, 6, 0})                            // non-root caller
+	f.Add([]byte{0, 0, 0, 0, 4, 0, 1, 4, 0, 5, 0, 0, 0, 4, 0}) // revoked externally, reopen
+	f.Add([]byte{0, 0, 3, 0, 2, 0, 1, 2, 0})                   // su's ids
+	f.Add([]byte{1, 0, 4, 2, 2, 0, 1, 2, 0})                   // saved 4242, bob by setcred
+	f.Add([]byte{0, 0, 5, 0, 0, 0})                            // alice opens her own session
+	f.Add([]byte{0, 3, 3, 0, 0, 0})                            // root's keyring, no force: replaced
+	f.Add([]byte{1, 1, 0, 0, 0, 0})                            // bob's own keyring, no force: kept
+	f.Add([]byte{1, 0, 0, 0, 4, 0, 0, 0, 0})                   // revoke, then open without it
+	f.Add([]byte{0, 0, 1, 2, 0, 0})                            // establish by nobody: PAM_CRED_ERR
+	f.Add([]byte{0, 0, 0, 0, 2, 0x81})                         // ENOSYS on join under force
+	f.Add([]byte{1, 0, 2, 0, 2, 0xa4})                         // @u is root's and unlink fails: revoked
 }

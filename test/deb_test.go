@@ -111,7 +111,17 @@ func TestDebianPackage(t *testing.T) {
 		}
 	})
 
-	// Install: files in place, no PAM stack changed.
+	files := debInstall(t, deb, origSession)
+	debEnable(t, origNonInteractive)
+	svc, u := debLoadsByName(t, log)
+	debInstalledCommand(t, svc, u)
+	debPurge(t, files, origSession)
+}
+
+// debInstall installs the package: its files are in place with their modes
+// and listed by dpkg, and no PAM stack changed.
+func debInstall(t *testing.T, deb string, origSession []byte) []string {
+	t.Helper()
 	dpkg(t, "-i", deb)
 	secureDir := filepath.Dir(harness.CModule(t))
 	modes := map[string]os.FileMode{
@@ -147,8 +157,13 @@ func TestDebianPackage(t *testing.T) {
 	if b, _ := os.ReadFile("/etc/pam.d/common-session"); !bytes.Equal(b, origSession) {
 		t.Errorf("installing the package changed common-session (the profile is Default: no):\n%s", b)
 	}
+	return files
+}
 
-	// Enable the profile: the line goes into common-session, before pam_unix.
+// debEnable enables the profile: the line goes into common-session, before
+// pam_unix, and nowhere else.
+func debEnable(t *testing.T, origNonInteractive []byte) {
+	t.Helper()
 	enable := exec.Command("pam-auth-update", "--enable", "keyinit-go")
 	enable.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	if out, err := enable.CombinedOutput(); err != nil {
@@ -169,8 +184,13 @@ func TestDebianPackage(t *testing.T) {
 	if b, _ := os.ReadFile("/etc/pam.d/common-session-noninteractive"); !bytes.Equal(b, origNonInteractive) {
 		t.Errorf("the profile is interactive-only, but common-session-noninteractive changed:\n%s", b)
 	}
+}
 
-	// The module loads by name through common-session.
+// debLoadsByName: the installed module loads by name through
+// common-session and gives a pam_exec child the user's keyring, revoked at
+// close, without an error line.
+func debLoadsByName(t *testing.T, log *harness.Syslog) (harness.Service, harness.User) {
+	t.Helper()
 	u := harness.TempUser(t)
 	dir := t.TempDir()
 	probe, out := filepath.Join(dir, "probe.sh"), filepath.Join(dir, "probe.out")
@@ -199,10 +219,14 @@ func TestDebianPackage(t *testing.T) {
 			t.Errorf("the module logged an error: %q", e.Text)
 		}
 	}
+	return svc, u
+}
 
-	// The installed command: check reads the enabled common-session, and
-	// try runs a session through it with the installed helper (there is
-	// none next to /usr/sbin/keyinit-go).
+// debInstalledCommand: the installed keyinit-go checks the enabled
+// common-session, and try runs a session through it with the installed
+// helper (there is none next to /usr/sbin/keyinit-go).
+func debInstalledCommand(t *testing.T, svc harness.Service, u harness.User) {
+	t.Helper()
 	if out, err := exec.Command("/usr/sbin/keyinit-go", "check", "common-session").CombinedOutput(); err != nil {
 		t.Errorf("keyinit-go check common-session: %v\n%s", err, out)
 	}
@@ -211,8 +235,11 @@ func TestDebianPackage(t *testing.T) {
 	if err != nil || !strings.Contains(string(tried), wantVerdict) || !strings.Contains(string(tried), "; revoked at close\n") {
 		t.Errorf("keyinit-go try %s %s: %v\n%s\nwant %q... revoked at close", svc.Name, u.Name, err, tried, wantVerdict)
 	}
+}
 
-	// Purge: every file gone, common-session as it was.
+// debPurge purges the package: every file gone, common-session as it was.
+func debPurge(t *testing.T, files []string, origSession []byte) {
+	t.Helper()
 	dpkg(t, "--purge", debPackage)
 	if debInstalled(t) {
 		t.Errorf("%s is still installed after dpkg --purge", debPackage)

@@ -538,113 +538,130 @@ func TestFaultRevokeOfAKeyringAlreadyGone(t *testing.T) {
 		})
 	}
 
-	t.Run("unlinked from the thread, held where the thread cannot reach it", func(t *testing.T) {
-		defer faultInvariants(t, u).Check(t, "after this case")
-		// Another thread keeps a keyring in its thread keyring, writable by
-		// root; the session keyring is linked there and then replaced on
-		// the transaction thread, so that thread no longer possesses it and
-		// its owner has only view and read: the kernel refuses the revoke.
-		holderCh, release := make(chan int), make(chan struct{})
-		go harness.OnNewThread(func() {
-			h, err := unix.AddKey("keyring", "kig-holder", nil, unix.KEY_SPEC_THREAD_KEYRING)
-			if err == nil {
-				err = unix.KeyctlSetperm(h, 0x3f3f0000)
-			}
-			if err != nil {
-				t.Errorf("holder keyring: %v", err)
-			}
-			holderCh <- h
-			<-release
-		})
-		holder := <-holderCh
-		defer close(release)
-		logs.Collect()
-		transaction(t, svc, u.Name, func(tx *pam.Transaction) {
-			before := threadIDs()
-			if err := tx.OpenSession(0); err != nil {
-				t.Errorf("open_session: %v", err)
-				return
-			}
-			made := checkSessionKeyring(t, u)
-			if _, err := unix.KeyctlInt(unix.KEYCTL_LINK, made.Serial, holder, 0, 0); err != nil {
-				t.Errorf("link into the holder: %v", err)
-			}
-			if _, err := unix.KeyctlJoinSessionKeyring("kig-other"); err != nil {
-				t.Errorf("join another keyring: %v", err)
-			}
-			if got := code(tx.CloseSession(0)); got != pamSuccess {
-				t.Errorf("close = %d; want PAM_SUCCESS", got)
-			}
-			checkIDsUnchanged(t, before, "after close")
-			if k := harness.Describe(harness.SessionKeyring); k.Name != "kig-other" || k.Revoked {
-				t.Errorf("close touched the thread's other keyring: %v", k)
-			}
-		})
-		line := faultOneLine(t, faultLines(logs.Collect(), "pam_keyinit_go", svc.Name), logErr,
-			fmt.Sprintf("for uid %d: it is no longer this thread's session keyring, and only its possessor may revoke it", u.UID))
-		t.Logf("unlinked, not possessed: close PAM_SUCCESS, log %q", line)
-	})
-
-	t.Run("close without open", func(t *testing.T) {
-		defer faultInvariants(t, u).Check(t, "after this case")
-		logs.Collect()
-		transaction(t, svc, u.Name, func(tx *pam.Transaction) {
-			own, err := unix.KeyctlJoinSessionKeyring("kig-own")
-			if err != nil {
-				t.Errorf("join: %v", err)
-				return
-			}
-			before := threadIDs()
-			if got := code(tx.CloseSession(0)); got != pamSuccess {
-				t.Errorf("close without open = %d; want PAM_SUCCESS", got)
-			}
-			if got := code(tx.SetCred(pam.DeleteCred)); got != pamPermDenied {
-				t.Errorf("setcred(DELETE) without open = %d; want %d (the module ignores it)", got, pamPermDenied)
-			}
-			checkIDsUnchanged(t, before, "after close")
-			if k := harness.Describe(harness.SessionKeyring); k.Serial != own || k.Revoked {
-				t.Errorf("close without open changed the session keyring: %v", k)
-			}
-		})
-		if lines := faultLines(logs.Collect(), "pam_keyinit_go", svc.Name); len(lines) != 0 {
-			t.Errorf("log = %q; want nothing", faultTexts(lines))
-		}
-		t.Logf("close without open: PAM_SUCCESS, no log line")
-	})
-
-	t.Run("open after a revoking close, new handle, same thread", func(t *testing.T) {
-		harness.RequireNoSessionKeyring(t) // without force, the first open must make the keyring
-		defer faultInvariants(t, u).Check(t, "after this case")
-		noForce := harness.ConfDirService(t, stack(harness.Module(t), "revoke"))
-		logs.Collect()
-		harness.OnNewThread(func() {
-			var made [2]int
-			for i := range made {
-				tx, err := pam.StartConfDir(noForce.Name, u.Name, pam.ConversationFunc(noConversation), noForce.Dir)
-				if err != nil {
-					t.Errorf("pam_start: %v", err)
-					return
-				}
-				if err := tx.OpenSession(0); err != nil {
-					t.Errorf("open %d: %v (pam_keyinit.so fails the second open)", i+1, err)
-				}
-				made[i] = checkSessionKeyring(t, u).Serial
-				tx.CloseSession(0)
-				tx.End()
-				if k := harness.Describe(made[i]); !k.Revoked {
-					t.Errorf("close %d: keyring %v; want revoked", i+1, k)
-				}
-			}
-			if made[0] == made[1] {
-				t.Errorf("the second open kept the revoked keyring %d", made[0])
-			}
-		})
-		if lines := faultLines(logs.Collect(), "pam_keyinit_go", noForce.Name); len(lines) != 0 {
-			t.Errorf("log = %q; want nothing", faultTexts(lines))
-		}
-		t.Logf("open after a revoking close: PAM_SUCCESS, a new keyring, no log line")
-	})
 	inv.Check(t, "after the revoke cases")
+}
+
+// TestFaultRevokeNotPossessed: the host replaced the session keyring before
+// closing and keeps the old one where the thread cannot reach it: the
+// kernel refuses the revoke (its owner may only view and read it), and the
+// close says so in one line, and still succeeds.
+func TestFaultRevokeNotPossessed(t *testing.T) {
+	u := faultUser(t)
+	logs := harness.Log(t)
+	svc := harness.ConfDirService(t, stack(harness.Module(t), "force revoke"))
+	defer faultInvariants(t, u).Check(t, "after this case")
+	// Another thread keeps a keyring in its thread keyring, writable by
+	// root; the session keyring is linked there and then replaced on
+	// the transaction thread, so that thread no longer possesses it and
+	// its owner has only view and read: the kernel refuses the revoke.
+	holderCh, release := make(chan int), make(chan struct{})
+	go harness.OnNewThread(func() {
+		h, err := unix.AddKey("keyring", "kig-holder", nil, unix.KEY_SPEC_THREAD_KEYRING)
+		if err == nil {
+			err = unix.KeyctlSetperm(h, 0x3f3f0000)
+		}
+		if err != nil {
+			t.Errorf("holder keyring: %v", err)
+		}
+		holderCh <- h
+		<-release
+	})
+	holder := <-holderCh
+	defer close(release)
+	logs.Collect()
+	transaction(t, svc, u.Name, func(tx *pam.Transaction) {
+		before := threadIDs()
+		if err := tx.OpenSession(0); err != nil {
+			t.Errorf("open_session: %v", err)
+			return
+		}
+		made := checkSessionKeyring(t, u)
+		if _, err := unix.KeyctlInt(unix.KEYCTL_LINK, made.Serial, holder, 0, 0); err != nil {
+			t.Errorf("link into the holder: %v", err)
+		}
+		if _, err := unix.KeyctlJoinSessionKeyring("kig-other"); err != nil {
+			t.Errorf("join another keyring: %v", err)
+		}
+		if got := code(tx.CloseSession(0)); got != pamSuccess {
+			t.Errorf("close = %d; want PAM_SUCCESS", got)
+		}
+		checkIDsUnchanged(t, before, "after close")
+		if k := harness.Describe(harness.SessionKeyring); k.Name != "kig-other" || k.Revoked {
+			t.Errorf("close touched the thread's other keyring: %v", k)
+		}
+	})
+	line := faultOneLine(t, faultLines(logs.Collect(), "pam_keyinit_go", svc.Name), logErr,
+		fmt.Sprintf("for uid %d: it is no longer this thread's session keyring, and only its possessor may revoke it", u.UID))
+	t.Logf("unlinked, not possessed: close PAM_SUCCESS, log %q", line)
+}
+
+// TestFaultCloseWithoutOpen: close and setcred(DELETE) on a handle that made
+// nothing touch nothing and log nothing.
+func TestFaultCloseWithoutOpen(t *testing.T) {
+	u := faultUser(t)
+	logs := harness.Log(t)
+	svc := harness.ConfDirService(t, stack(harness.Module(t), "force revoke"))
+	defer faultInvariants(t, u).Check(t, "after this case")
+	logs.Collect()
+	transaction(t, svc, u.Name, func(tx *pam.Transaction) {
+		own, err := unix.KeyctlJoinSessionKeyring("kig-own")
+		if err != nil {
+			t.Errorf("join: %v", err)
+			return
+		}
+		before := threadIDs()
+		if got := code(tx.CloseSession(0)); got != pamSuccess {
+			t.Errorf("close without open = %d; want PAM_SUCCESS", got)
+		}
+		if got := code(tx.SetCred(pam.DeleteCred)); got != pamPermDenied {
+			t.Errorf("setcred(DELETE) without open = %d; want %d (the module ignores it)", got, pamPermDenied)
+		}
+		checkIDsUnchanged(t, before, "after close")
+		if k := harness.Describe(harness.SessionKeyring); k.Serial != own || k.Revoked {
+			t.Errorf("close without open changed the session keyring: %v", k)
+		}
+	})
+	if lines := faultLines(logs.Collect(), "pam_keyinit_go", svc.Name); len(lines) != 0 {
+		t.Errorf("log = %q; want nothing", faultTexts(lines))
+	}
+	t.Logf("close without open: PAM_SUCCESS, no log line")
+}
+
+// TestFaultOpenAfterRevokingClose: a second handle on the thread whose
+// keyring a first one revoked gets a new keyring without force
+// (pam_keyinit.so fails it).
+func TestFaultOpenAfterRevokingClose(t *testing.T) {
+	u := faultUser(t)
+	logs := harness.Log(t)
+	defer faultInvariants(t, u).Check(t, "after this case")
+	noForce := harness.ConfDirService(t, stack(harness.Module(t), "revoke"))
+	logs.Collect()
+	harness.OnNewThread(func() {
+		var made [2]int
+		for i := range made {
+			tx, err := pam.StartConfDir(noForce.Name, u.Name, pam.ConversationFunc(noConversation), noForce.Dir)
+			if err != nil {
+				t.Errorf("pam_start: %v", err)
+				return
+			}
+			if err := tx.OpenSession(0); err != nil {
+				t.Errorf("open %d: %v (pam_keyinit.so fails the second open)", i+1, err)
+			}
+			made[i] = checkSessionKeyring(t, u).Serial
+			tx.CloseSession(0)
+			tx.End()
+			if k := harness.Describe(made[i]); !k.Revoked {
+				t.Errorf("close %d: keyring %v; want revoked", i+1, k)
+			}
+		}
+		if made[0] == made[1] {
+			t.Errorf("the second open kept the revoked keyring %d", made[0])
+		}
+	})
+	if lines := faultLines(logs.Collect(), "pam_keyinit_go", noForce.Name); len(lines) != 0 {
+		t.Errorf("log = %q; want nothing", faultTexts(lines))
+	}
+	t.Logf("open after a revoking close: PAM_SUCCESS, a new keyring, no log line")
 }
 
 func faultWaitKeyGone(serial int) harness.Key {
