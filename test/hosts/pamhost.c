@@ -159,6 +159,24 @@ static void in_child(const char *name, void (*f)(pam_handle_t *), pam_handle_t *
 	wait_child(name, pid);
 }
 
+/* The parent's part of the patterns that open in the parent, run a forked
+ * child and close in the parent (sshd, login, a late fork). */
+static void open_child_close(pam_handle_t *h, int establish, const char *child,
+			     void (*f)(pam_handle_t *))
+{
+	long s;
+
+	if (establish)
+		say("parent setcred establish", "%d", pam_setcred(h, PAM_ESTABLISH_CRED));
+	say("parent open", "%d", pam_open_session(h, 0));
+	s = session_serial();
+	say_key("parent session", s);
+	in_child(child, f, h);
+	say("parent close", "%d", pam_close_session(h, 0));
+	say_key("parent session after close", s);
+	say("parent end", "%d", pam_end(h, PAM_SUCCESS));
+}
+
 /* --- systemd: open in the parent; close, setcred(DELETE) and pam_end in the
  * forked "(sd-pam)" child. */
 static void systemd_child(pam_handle_t *h)
@@ -183,7 +201,9 @@ static void pattern_systemd(void)
 }
 
 /* --- sudo -b: pam_start in the parent; open, close, pam_end in a child. */
-static void sudo_child(pam_handle_t *h)
+/* A child's own session on h: open, close and pam_end, with the keyring
+ * it got and what became of it. */
+static void child_session(pam_handle_t *h)
 {
 	long s;
 
@@ -193,6 +213,11 @@ static void sudo_child(pam_handle_t *h)
 	say("child close", "%d", pam_close_session(h, 0));
 	say_key("child session after close", s);
 	say("child end", "%d", pam_end(h, PAM_SUCCESS));
+}
+
+static void sudo_child(pam_handle_t *h)
+{
+	child_session(h);
 }
 
 static void pattern_sudo_b(void)
@@ -220,17 +245,9 @@ static void sshd_session_child(pam_handle_t *h)
 static void pattern_sshd(void)
 {
 	pam_handle_t *h = start();
-	long s;
 
 	in_child("auth child", sshd_auth_child, h);
-	say("parent setcred establish", "%d", pam_setcred(h, PAM_ESTABLISH_CRED));
-	say("parent open", "%d", pam_open_session(h, 0));
-	s = session_serial();
-	say_key("parent session", s);
-	in_child("session child", sshd_session_child, h);
-	say("parent close", "%d", pam_close_session(h, 0));
-	say_key("parent session after close", s);
-	say("parent end", "%d", pam_end(h, PAM_SUCCESS));
+	open_child_close(h, 1, "session child", sshd_session_child);
 }
 
 /* --- login, su, runuser, GDM: open in the parent; the child calls
@@ -243,17 +260,7 @@ static void login_child(pam_handle_t *h)
 
 static void pattern_login(void)
 {
-	pam_handle_t *h = start();
-	long s;
-
-	say("parent setcred establish", "%d", pam_setcred(h, PAM_ESTABLISH_CRED));
-	say("parent open", "%d", pam_open_session(h, 0));
-	s = session_serial();
-	say_key("parent session", s);
-	in_child("child", login_child, h);
-	say("parent close", "%d", pam_close_session(h, 0));
-	say_key("parent session after close", s);
-	say("parent end", "%d", pam_end(h, PAM_SUCCESS));
+	open_child_close(start(), 1, "child", login_child);
 }
 
 /* --- early fork: a child forked right after pam_start (module loaded)
@@ -263,15 +270,8 @@ static void early_child(pam_handle_t *parent)
 	pam_handle_t *h = NULL;
 
 	(void)parent;
-	long s;
-
 	say("child start", "%d", pam_start(service, user, &conv, &h));
-	say("child open", "%d", pam_open_session(h, 0));
-	s = session_serial();
-	say_key("child session", s);
-	say("child close", "%d", pam_close_session(h, 0));
-	say_key("child session after close", s);
-	say("child end", "%d", pam_end(h, PAM_SUCCESS));
+	child_session(h);
 }
 
 static void pattern_early_fork(void)
@@ -304,16 +304,7 @@ static void late_child(pam_handle_t *parent)
 
 static void pattern_fork_after_session(void)
 {
-	pam_handle_t *h = start();
-	long s;
-
-	say("parent open", "%d", pam_open_session(h, 0));
-	s = session_serial();
-	say_key("parent session", s);
-	in_child("child", late_child, h);
-	say("parent close", "%d", pam_close_session(h, 0));
-	say_key("parent session after close", s);
-	say("parent end", "%d", pam_end(h, PAM_SUCCESS));
+	open_child_close(start(), 0, "child", late_child);
 }
 
 /* --- a container's init: the process that starts the runtime is pid 1 of
