@@ -215,16 +215,11 @@ static void child_session(pam_handle_t *h)
 	say("child end", "%d", pam_end(h, PAM_SUCCESS));
 }
 
-static void sudo_child(pam_handle_t *h)
-{
-	child_session(h);
-}
-
 static void pattern_sudo_b(void)
 {
 	pam_handle_t *h = start();
 
-	in_child("child", sudo_child, h);
+	in_child("child", child_session, h);
 	say("parent end", "%d", pam_end(h, PAM_SUCCESS));
 }
 
