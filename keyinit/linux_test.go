@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"pam_keyinit_go/internal/keys"
 )
 
@@ -51,6 +53,23 @@ func TestKernelOwnerAndQuotaUse(t *testing.T) {
 		}
 		if ids := (ThreadCreds{}).Get(); ids.RUID != uid || ids.EUID != uint32(os.Geteuid()) || ids.RGID != uint32(os.Getgid()) {
 			t.Errorf("ThreadCreds.Get() = %+v; want real uid %d, effective uid %d, real gid %d", ids, uid, os.Geteuid(), os.Getgid())
+		}
+	})
+}
+
+// The owner of a keyring with the longest name the kernel allows (4095
+// bytes): KEYCTL_DESCRIBE copies nothing into a buffer too short for it, so
+// a short buffer would make the module replace the user's own keyring.
+func TestKernelOwnerOfALongName(t *testing.T) {
+	onLockedThread(func() {
+		name := strings.Repeat("k", 4095)
+		serial, err := unix.KeyctlJoinSessionKeyring(name)
+		if err != nil {
+			lacks(t, "a session keyring named with 4095 bytes ("+err.Error()+")")
+		}
+		owner, err := Kernel{}.Owner(serial)
+		if err != nil || owner != uint32(os.Getuid()) {
+			t.Errorf("Owner of a keyring named with 4095 bytes = %d, %v; want %d", owner, err, os.Getuid())
 		}
 	})
 }

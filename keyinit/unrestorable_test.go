@@ -30,3 +30,17 @@ func TestSwitchThatCannotBeUndoneIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// The other side of the rule: without root, a switch to ids the thread holds
+// (here bob's, parked in the saved slots) whose real ids it also holds
+// elsewhere is made, and undone.
+func TestSwitchThatCanBeUndoneIsMade(t *testing.T) {
+	start := IDs{RUID: aliceUID, EUID: aliceUID, SUID: bobUID, RGID: aliceGID, EGID: aliceGID, SGID: bobGID}
+	f := newFixtureAt(start)
+	f.host.user = "bob"
+	if got := f.open("force"); got != Success {
+		t.Fatalf("open = %d; want %d (logs %+v)", got, Success, f.host.logs)
+	}
+	f.checkIDs(t, start)
+	f.checkMade(t, bobUID, bobGID)
+}
