@@ -100,7 +100,7 @@ deps:
 
 # C programs the integration tests run (test/hosts/*.c -> build/test/*).
 TEST_PROGRAMS := $(patsubst test/hosts/%.c,build/test/%,$(wildcard test/hosts/*.c))
-build/test/%: test/hosts/%.c
+build/test/%: test/hosts/%.c test/hosts/keyquota.h
 	@mkdir -p build/test
 	$(CC) -O2 -Wall -Wextra -pthread -o $@ $< -lpam
 test-programs: $(TEST_PROGRAMS)
@@ -150,7 +150,7 @@ demo: deps $(MODULE) $(CORE)
 # (test/bench/run.sh prints the table; needs root, takes about a minute).
 BENCH_DRIVER := build/bench/bench
 BARE_MODULE  := build/bench/pam_bare_go.so
-$(BENCH_DRIVER): test/bench/bench.c
+$(BENCH_DRIVER): test/bench/bench.c test/hosts/keyquota.h
 	@mkdir -p build/bench
 	$(CC) -O2 -Wall -Wextra -o $@ $< -lpam
 # Built with the module's own linker flags, so only our code differs.

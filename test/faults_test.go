@@ -689,10 +689,16 @@ func TestFaultPanicInGoCode(t *testing.T) {
 		defer faultInvariants(t, u).Check(t, "after this case")
 		svc := harness.ConfDirService(t, stack(panicky, "force revoke kig_test_panic"))
 		logs.Collect()
-		res := runScenario(t, nil, scenario{Service: svc.Name, ConfDir: svc.Dir, User: u.Name, Steps: []string{"open", "open", "close"}})
+		core := harness.Built(t, "test/panic/pam_keyinit_go/core.so")
+		res := runScenario(t, nil, scenario{Service: svc.Name, ConfDir: svc.Dir, User: u.Name, Steps: []string{"open", "open", "close"}, Core: core})
 		got := faultScenarioCodes(t, res, rootIDs)
 		if want := []int{pamSessionErr, pamSessionErr, closeAfterFailedOpen, pamSuccess}; !faultSameCodes(got, want) {
 			t.Errorf("open, open, close, end = %v; want %v (the host survives each panic)", got, want)
+		}
+		// Each panic is recovered on the calling thread: the module's own
+		// runtime has as many goroutines after the second as after the first.
+		if len(res) < 2 || res[0].Goroutines <= 0 || res[1].Goroutines != res[0].Goroutines {
+			t.Errorf("goroutines in the module after each open: %+v; want the same, counted", res)
 		}
 		for _, r := range res {
 			if strings.Contains(r.Session, `"_ses"`) {

@@ -21,6 +21,7 @@ type scenario struct {
 	ConfDir string   // for pam_start_confdir
 	User    string   // target user
 	Steps   []string // open, close, establish, delete, open-silent, close-silent
+	Core    string   `json:",omitempty"` // a test-build core whose goroutines each step counts
 }
 
 // stepResult is what a step returned and what the thread had afterwards,
@@ -31,6 +32,9 @@ type stepResult struct {
 	Code    int
 	Session string // the session keyring, normalised
 	IDs     string // ruid euid suid rgid egid sgid
+	// Goroutines in the module's own runtime after the step, when the
+	// scenario names a test-build core (-1: not loaded yet).
+	Goroutines int `json:",omitempty"`
 }
 
 const scenarioEnv = "KIG_TEST_SCENARIO"
@@ -74,10 +78,21 @@ func runScenarioIfAsked() {
 			fmt.Fprintln(os.Stderr, "unknown step", step)
 			os.Exit(2)
 		}
-		out.Encode(stepResult{Step: step, Code: code(err), Session: labels.session(), IDs: idString()})
+		out.Encode(stepResult{Step: step, Code: code(err), Session: labels.session(), IDs: idString(), Goroutines: moduleGoroutines(sc.Core)})
 	}
 	out.Encode(stepResult{Step: "end", Code: code(tx.End()), Session: labels.session(), IDs: idString()})
 	os.Exit(0)
+}
+
+func moduleGoroutines(core string) int {
+	if core == "" {
+		return 0
+	}
+	n, err := harness.ModuleGoroutines(core)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 func idString() string {

@@ -44,6 +44,8 @@
 #include <sys/wait.h>
 #include <security/pam_appl.h>
 
+#include "../hosts/keyquota.h"
+
 #define PAIRS_PER_HANDLE 16
 
 extern char **environ;
@@ -72,42 +74,18 @@ static long long now_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* The user's keys and key quota from /proc/key-users
- * ("  uid:  usage nkeys/nikeys qnkeys/maxkeys qnbytes/maxbytes");
- * 0 keys if the user owns none. */
-static void key_quota(long *keys, long *max)
-{
-	char line[256];
-	FILE *f = fopen("/proc/key-users", "r");
-
-	*keys = 0;
-	*max = 200;
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		unsigned long uid;
-		long usage, nkeys, nikeys;
-
-		if (sscanf(line, " %lu: %ld %ld/%ld %ld/%ld", &uid, &usage, &nkeys, &nikeys, keys, max) == 6 &&
-		    uid == user_uid)
-			break;
-		*keys = 0;
-	}
-	fclose(f);
-}
-
 /* Waits, off the clock, until the key collector has freed most of the
  * user's quota, if more than three quarters of it is in use. */
 static void pace(void)
 {
 	long keys, max;
 
-	key_quota(&keys, &max);
+	key_quota(user_uid, &keys, &max);
 	if (keys <= max * 3 / 4)
 		return;
 	for (int ms = 0; ms < 5000 && keys > max / 4; ms++) {
 		usleep(1000);
-		key_quota(&keys, &max);
+		key_quota(user_uid, &keys, &max);
 	}
 }
 

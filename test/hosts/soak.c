@@ -16,6 +16,8 @@
 #include <time.h>
 #include <security/pam_appl.h>
 
+#include "keyquota.h"
+
 static int no_conversation(int n, const struct pam_message **msg,
 			   struct pam_response **resp, void *data)
 {
@@ -56,18 +58,10 @@ static int open_fds(void)
 /* 1 while uid's key count is within 8 of its limit. */
 static int quota_nearly_full(unsigned uid)
 {
-	char line[256];
-	unsigned u, usage, nkeys, nikeys, qn, qmax;
-	int full = 0;
-	FILE *f = fopen("/proc/key-users", "r");
+	long keys, max;
 
-	if (f == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, " %u: %u %u/%u %u/%u", &u, &usage, &nkeys, &nikeys, &qn, &qmax) == 6 && u == uid)
-			full = qn + 8 >= qmax;
-	fclose(f);
-	return full;
+	key_quota(uid, &keys, &max);
+	return keys + 8 >= max;
 }
 
 int main(int argc, char **argv)
