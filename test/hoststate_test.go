@@ -30,9 +30,8 @@ var runtimeMayKeep = map[string]bool{"sigaction 7": true, "sigaction 8": true, "
 
 // The runtime's threads after a session hook: its first thread, sysmon, the
 // template thread cgo needs and one the garbage collector's start hands off
-// to; a fifth when a race inside the runtime's start is lost (README, "What
-// the module does to the process that loads it").
-const maxRuntimeThreads = 5
+// to (README, "What the module does to the process that loads it").
+const maxRuntimeThreads = 4
 
 type hostState struct {
 	before, after map[string][]string

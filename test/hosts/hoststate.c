@@ -15,6 +15,7 @@
  *   child SigIgn     the ignored set of a child it execs
  *   environ          every entry of environ, and of the block after argv
  *   cpus             the calling thread's CPU affinity
+ *   sched policy     the calling thread's scheduling policy
  *   threads          entries of /proc/self/task
  * plus the PAM codes, the session keyring seen inside the session, whether
  * the Go core got loaded, and, in auth mode, whether unshare(CLONE_NEWUSER)
@@ -199,6 +200,7 @@ static void show_cpus(const char *when)
 			n++;
 		}
 	printf(" (%d)\n", n);
+	printf("%s sched policy: %d\n", when, sched_getscheduler(0));
 }
 
 static void show_state(const char *when)
