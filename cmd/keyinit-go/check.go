@@ -1,88 +1,30 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 
 	"pam_keyinit_go/internal/pamconf"
 )
 
-const checkHelp = `Usage: keyinit-go check [--json] [--strict] [--pam-dir DIR] [--module-dir DIR] [FILE|SERVICE...]
-
-Reads PAM service files the way libpam does (comments, "\" continuations,
-[...] controls and arguments, case-insensitive types), follows "@include" and
-the "include" and "substack" controls, finds the pam_keyinit.so and
-pam_keyinit_go.so lines and reports, as FILE:LINE: SEVERITY: MESSAGE [CODE]:
-
-  errors
-    unknown-option   an option other than debug, force, revoke (ignored by the
-                     modules: "revoke=yes" does not revoke)
-    wrong-stack      in account or password, with a control that makes the
-                     missing hook (PAM_MODULE_UNKNOWN) fail the stack
-    module-missing   the module file does not exist (relative names resolve
-                     in the system module directory)
-    c-and-go         pam_keyinit.so and pam_keyinit_go.so in one stack
-    include, syntax  unreadable includes, include loops, lines libpam rejects
-  warnings
-    wrong-stack      in auth (only pam_setcred acts), or in account/password
-                     where it does nothing
-    module-missing   missing, on a "-session" line libpam skips quietly
-    after-key-module after a module that adds keys to the session keyring:
-                     pam_krb5, pam_ecryptfs, pam_fscrypt, pam_cifscreds,
-                     pam_afs_session, pam_kafs_session (not pam_gnome_keyring
-                     or pam_sss: they keep secrets elsewhere)
-    no-revoke,       in the session stack of a service whose host process
-    no-force         outlives or shares sessions or has its own session
-                     keyring: sshd, login, systemd-user, gdm*, lightdm*,
-                     sddm*, xrdp-sesman, cockpit; these want "force revoke"
-    duplicate        the same module twice in one stack
-
-A line in an included file is reported once, with the services it affects in
-the message where that matters. An argument with a "/" is a file (its name is
-the service name); one without is a service in --pam-dir. With no arguments,
-every file in --pam-dir is checked.
-
-Exit status: 0 no errors (warnings allowed, unless --strict); 1 errors (or
-warnings with --strict); 2 bad usage or unreadable arguments.
-`
-
-func runCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("check", checkHelp, stderr)
-	jsonOut := fs.Bool("json", false, "print a JSON report instead of text")
-	strict := fs.Bool("strict", false, "exit 1 on warnings too")
-	pamDir := fs.String("pam-dir", "/etc/pam.d", "where services and relative includes are, as `DIR` for libpam")
-	moduleDir := fs.String("module-dir", "", "the system PAM module `DIR` for relative module names (default: found by looking for pam_permit.so)")
-	pos, help, err := parseArgs(fs, args, stdout)
-	switch {
-	case help:
-		return exitOK
-	case err != nil:
-		return usageError(stderr, "check", err)
+// runCheck is "keyinit-go check"; usage.go has its help.
+func runCheck(c *cmdline, args []string) int {
+	jsonOut := c.jsonFlag()
+	strict := c.flags.Bool("strict", false, "exit 1 on warnings too")
+	dirs := c.pamFlags("where services and relative includes are, as `DIR` for libpam",
+		"the system PAM module `DIR` for relative module names (default: found by looking for pam_permit.so)")
+	pos, code, ok := c.parse(args, nil)
+	if !ok {
+		return code
 	}
-	if *moduleDir == "" {
-		if *moduleDir, err = defaultModuleDir(); err != nil {
-			return usageError(stderr, "check", err)
-		}
-	}
-	targets, err := checkTargets(pos, *pamDir)
+	targets, err := dirs.targets(pos)
 	if err != nil {
-		return usageError(stderr, "check", err)
+		return c.fail(err)
 	}
 
-	rep := checkAll(targets, *pamDir, *moduleDir, os.ReadFile)
+	rep := checkAll(targets, *dirs.pamDir, *dirs.moduleDir, os.ReadFile)
 
-	if *jsonOut {
-		e := json.NewEncoder(stdout)
-		e.SetIndent("", "  ")
-		e.Encode(rep)
-	} else {
-		rep.writeText(stdout)
-	}
+	printReport(c.stdout, *jsonOut, &rep)
 	if rep.Errors > 0 || *strict && rep.Warnings > 0 {
 		return exitFindings
 	}
@@ -130,38 +72,4 @@ func checkAll(targets []checkTarget, pamDir, moduleDir string, read func(string)
 	rep.Errors, rep.Warnings = pamconf.Count(rep.Findings)
 
 	return rep
-}
-
-type checkTarget struct{ name, file string }
-
-func checkTargets(args []string, pamDir string) ([]checkTarget, error) {
-	var out []checkTarget
-	if len(args) == 0 {
-		ents, err := os.ReadDir(pamDir)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %v; pass --pam-dir DIR or name files", pamDir, err)
-		}
-		for _, e := range ents {
-			p := filepath.Join(pamDir, e.Name())
-			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() { // symlinks too (Fedora's system-auth)
-				out = append(out, checkTarget{e.Name(), p})
-			}
-		}
-		return out, nil
-	}
-	for _, a := range args {
-		t := checkTarget{name: filepath.Base(a), file: a}
-		if !strings.Contains(a, "/") {
-			t.file = filepath.Join(pamDir, a)
-		}
-		if st, err := os.Stat(t.file); err != nil || !st.Mode().IsRegular() {
-			hint := ""
-			if !strings.Contains(a, "/") {
-				hint = fmt.Sprintf(" (a name without \"/\" is a service in %s; write ./%s for a file here)", pamDir, a)
-			}
-			return nil, fmt.Errorf("%s is not a readable file%s", t.file, hint)
-		}
-		out = append(out, t)
-	}
-	return out, nil
 }

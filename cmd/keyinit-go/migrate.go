@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -12,39 +11,6 @@ import (
 	"pam_keyinit_go/cmd/keyinit-go/internal/udiff"
 	"pam_keyinit_go/internal/pamconf"
 )
-
-const migrateHelp = `Usage: keyinit-go migrate [--apply | --revert] [--pam-dir DIR] [--module-dir DIR] [--state-dir DIR] [FILE|SERVICE...]
-
-Switches PAM service files from pam_keyinit.so to pam_keyinit_go.so, and back.
-
-Without --apply or --revert it writes nothing: it prints, as a unified diff
-(patch -p0 applies it), what --apply would change. In every line that names
-pam_keyinit.so only the module name changes, to pam_keyinit_go.so: the
-control, the options, the place in the stack, comments and blanks stay. It
-reports, and leaves as they are:
-  - lines that name the module by absolute path when that directory has no
-    pam_keyinit_go.so (write the path of the installed module yourself);
-  - lines inside pam-auth-update's managed block of the common-* files (use
-    "pam-auth-update --enable keyinit-go", and disable the profile that adds
-    pam_keyinit.so).
-With no FILE or SERVICE, every file in --pam-dir that names pam_keyinit.so.
-
---apply refuses, changing nothing, when the module directory lacks
-pam_keyinit_go.so or pam_keyinit_go/core.so (the module is both files),
-when "keyinit-go check" of the result finds an error, or when a file cannot
-be replaced. Otherwise it keeps each original and a manifest (path, sha256
-before and after) in --state-dir, then replaces each file atomically
-(temporary file in its directory, fsync, rename) with the owner, mode and
-extended attributes (SELinux label) of the original.
-
---revert puts back, byte for byte, every file still as --apply left it. A
-file changed since is left alone and reported with a diff from what --apply
-wrote to what is there now.
-
-Exit status: 0 done (or, without --apply, every line can be migrated);
-1 refused, a line left unmigrated, or a file left unreverted; 2 bad usage or
-could not run.
-`
 
 // migration is what "migrate" does with one file.
 type migration struct {
@@ -64,51 +30,43 @@ type migrateNote struct {
 
 func (n migrateNote) String() string { return fmt.Sprintf("%s: %s", n.pos, n.msg) }
 
-func runMigrate(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("migrate", migrateHelp, stderr)
-	apply := fs.Bool("apply", false, "write the change (see above)")
-	revert := fs.Bool("revert", false, "put back the files --apply changed")
-	pamDir := fs.String("pam-dir", "/etc/pam.d", "the PAM service `DIR`")
-	moduleDir := fs.String("module-dir", "", "the system PAM module `DIR` (default: found by looking for pam_permit.so)")
-	stateDir := fs.String("state-dir", "/var/lib/keyinit-go", "where --apply keeps the originals and the manifest, as `DIR`")
-	pos, help, err := parseArgs(fs, args, stdout)
+// runMigrate is "keyinit-go migrate"; usage.go has its help.
+func runMigrate(c *cmdline, args []string) int {
+	apply := c.flags.Bool("apply", false, "write the change (see above)")
+	revert := c.flags.Bool("revert", false, "put back the files --apply changed")
+	dirs := c.pamFlags("the PAM service `DIR`", "the system PAM module `DIR` (default: found by looking for pam_permit.so)")
+	stateDir := c.flags.String("state-dir", "/var/lib/keyinit-go", "where --apply keeps the originals and the manifest, as `DIR`")
+	pos, code, ok := c.parse(args, nil)
 	switch {
-	case help:
-		return exitOK
-	case err != nil:
-		return usageError(stderr, "migrate", err)
+	case !ok:
+		return code
 	case *apply && *revert:
-		return usageError(stderr, "migrate", fmt.Errorf("--apply and --revert exclude each other"))
+		return c.fail(fmt.Errorf("--apply and --revert exclude each other"))
 	case *revert && len(pos) > 0:
-		return usageError(stderr, "migrate", fmt.Errorf("--revert takes no files: it reverts what the manifest in --state-dir records"))
+		return c.fail(fmt.Errorf("--revert takes no files: it reverts what the manifest in --state-dir records"))
 	case *revert:
-		return runRevert(*stateDir, stdout, stderr)
+		return runRevert(*stateDir, c.stdout, c.stderr)
 	}
-	if *moduleDir == "" {
-		if *moduleDir, err = defaultModuleDir(); err != nil {
-			return usageError(stderr, "migrate", err)
-		}
-	}
-	targets, err := checkTargets(pos, *pamDir)
+	targets, err := dirs.targets(pos)
 	if err != nil {
-		return usageError(stderr, "migrate", err)
+		return c.fail(err)
 	}
 	plan, err := planMigration(targets, len(pos) == 0)
 	if err != nil {
-		return usageError(stderr, "migrate", err)
+		return c.fail(err)
 	}
 	left := 0
 	for _, m := range plan {
-		fmt.Fprint(stdout, udiff.Unified(m.name, m.before, m.after))
+		fmt.Fprint(c.stdout, udiff.Unified(m.name, m.before, m.after))
 		for _, n := range m.notes {
-			fmt.Fprintf(stderr, "keyinit-go migrate: %s\n", n)
+			fmt.Fprintf(c.stderr, "keyinit-go migrate: %s\n", n)
 			if n.left {
 				left++
 			}
 		}
 	}
 	if *apply {
-		return applyMigration(plan, targets, *pamDir, *moduleDir, *stateDir, stdout, stderr)
+		return applyMigration(plan, targets, *dirs.pamDir, *dirs.moduleDir, *stateDir, c.stdout, c.stderr)
 	}
 	if left > 0 {
 		return exitFindings

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -29,12 +28,6 @@ type tryReport struct {
 
 	Messages []string        `json:"messages,omitempty"` // what modules said through the conversation
 	Verdict  keyring.Verdict `json:"verdict"`
-}
-
-func (r *tryReport) writeJSON(w io.Writer) {
-	e := json.NewEncoder(w)
-	e.SetIndent("", "  ")
-	e.Encode(r)
 }
 
 func (r *tryReport) writeText(w io.Writer) {

@@ -1,7 +1,7 @@
 // Package keyring reads kernel keyrings as trees (serial, name, owner,
 // permissions, links), judges what a PAM transaction did to the session
-// keyring, and reads the kernel's key quotas. The kernel is behind a small
-// interface so the logic is tested with fakes.
+// keyring, and says which key quotas are nearly used up. The kernel is
+// behind a small interface so the logic is tested with fakes.
 package keyring
 
 import (

@@ -1,8 +1,6 @@
 package keyring
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -11,31 +9,17 @@ import (
 
 func TestNearQuota(t *testing.T) {
 	for _, tc := range []struct {
-		u    keys.KeyUser
-		near bool
+		u     keys.KeyUser
+		raise []string
 	}{
-		{keys.KeyUser{QuotaKeys: 3, MaxKeys: 1000000, QuotaBytes: 56, MaxBytes: 25000000}, false},
-		{keys.KeyUser{QuotaKeys: 170, MaxKeys: 200, QuotaBytes: 28, MaxBytes: 20000}, true},
-		{keys.KeyUser{QuotaBytes: 16000, MaxBytes: 20000}, true}, // 80% of maxbytes
-		{keys.KeyUser{QuotaKeys: 159, MaxKeys: 200}, false},
+		{keys.KeyUser{UID: 1000, QuotaKeys: 3, MaxKeys: 1000000, QuotaBytes: 56, MaxBytes: 25000000}, nil},
+		{keys.KeyUser{UID: 1000, QuotaKeys: 170, MaxKeys: 200, QuotaBytes: 28, MaxBytes: 20000}, []string{"kernel.keys.maxkeys"}},
+		{keys.KeyUser{UID: 1000, QuotaBytes: 16000, MaxBytes: 20000}, []string{"kernel.keys.maxbytes"}}, // exactly 80%
+		{keys.KeyUser{UID: 1000, QuotaKeys: 159, MaxKeys: 200, QuotaBytes: 15999, MaxBytes: 20000}, nil},
+		{keys.KeyUser{UID: 0, QuotaKeys: 900, MaxKeys: 1000, QuotaBytes: 900, MaxBytes: 1000}, []string{"kernel.keys.root_maxkeys", "kernel.keys.root_maxbytes"}},
 	} {
-		if got := NearQuota(tc.u); got != tc.near {
-			t.Errorf("NearQuota(%+v) = %t; want %t", tc.u, got, tc.near)
+		if got := NearQuota(tc.u); !reflect.DeepEqual(got, tc.raise) {
+			t.Errorf("NearQuota(%+v) = %q; want %q", tc.u, got, tc.raise)
 		}
-	}
-}
-
-func TestReadSysctls(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "maxkeys"), []byte("200\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "gc_delay"), []byte("300\n"), 0o644)
-	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
-	got, err := ReadSysctls(dir)
-	want := []Sysctl{{"kernel.keys.gc_delay", "300"}, {"kernel.keys.maxkeys", "200"}}
-	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("ReadSysctls = %v, %v; want %v", got, err, want)
-	}
-	if _, err := ReadSysctls(filepath.Join(dir, "none")); err == nil {
-		t.Errorf("ReadSysctls of a missing directory succeeded")
 	}
 }
