@@ -18,7 +18,9 @@ import (
 // and left a 0/0/4242 host at 0/USER/0; ours revokes without any switch.
 func TestHostIDsAndCapabilitiesKept(t *testing.T) {
 	u := harness.TempUser(t)
-	svc := hostService(t, harness.Module(t))
+	// A copy every user can read: one case runs PAM as the user, and the
+	// checkout may sit in a directory only root may enter.
+	svc := hostService(t, harness.WorldReadableModule(t, harness.Module(t)))
 	user := fmt.Sprintf("%d,%d,%d", u.UID, u.UID, u.UID)
 	group := fmt.Sprintf("%d,%d,%d", u.GID, u.GID, u.GID)
 	for _, tc := range []struct {
