@@ -35,39 +35,55 @@ func (u KeyUser) Quota() string {
 func ParseKeyUsers(data []byte) ([]KeyUser, error) {
 	var out []KeyUser
 	for i, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
+		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		bad := fmt.Errorf("%s line %d: unexpected %q", KeyUsersFile, i+1, line)
-		if len(f) != 5 || !strings.HasSuffix(f[0], ":") {
-			return nil, bad
-		}
-		uid, err := strconv.ParseUint(strings.TrimSuffix(f[0], ":"), 10, 32)
+		u, err := parseKeyUser(line)
 		if err != nil {
-			return nil, bad
-		}
-		u := KeyUser{UID: uint32(uid)}
-		if u.Usage, err = strconv.Atoi(f[1]); err != nil {
-			return nil, bad
-		}
-		for j, p := range [][2]*int{{&u.Keys, &u.InstantiatedKeys}, {&u.QuotaKeys, &u.MaxKeys}, {&u.QuotaBytes, &u.MaxBytes}} {
-			a, b, ok := strings.Cut(f[j+2], "/")
-			x, err1 := strconv.Atoi(a)
-			y, err2 := strconv.Atoi(b)
-			if !ok || err1 != nil || err2 != nil {
-				return nil, bad
-			}
-			*p[0], *p[1] = x, y
+			return nil, fmt.Errorf("%s line %d: %w", KeyUsersFile, i+1, err)
 		}
 		out = append(out, u)
 	}
 	return out, nil
 }
 
+func parseKeyUser(line string) (KeyUser, error) {
+	f := strings.Fields(line)
+	bad := fmt.Errorf("unexpected %q", line)
+	if len(f) != 5 || !strings.HasSuffix(f[0], ":") {
+		return KeyUser{}, bad
+	}
+	uid, err := strconv.ParseUint(strings.TrimSuffix(f[0], ":"), 10, 32)
+	if err != nil {
+		return KeyUser{}, bad
+	}
+	u := KeyUser{UID: uint32(uid)}
+	if u.Usage, err = strconv.Atoi(f[1]); err != nil {
+		return KeyUser{}, bad
+	}
+	for j, p := range [][2]*int{{&u.Keys, &u.InstantiatedKeys}, {&u.QuotaKeys, &u.MaxKeys}, {&u.QuotaBytes, &u.MaxBytes}} {
+		a, b, ok := strings.Cut(f[j+2], "/")
+		x, err1 := strconv.Atoi(a)
+		y, err2 := strconv.Atoi(b)
+		if !ok || err1 != nil || err2 != nil {
+			return KeyUser{}, bad
+		}
+		*p[0], *p[1] = x, y
+	}
+	return u, nil
+}
+
 // ReadKeyUsers reads /proc/key-users with raw system calls (see the package
 // comment for why not package os).
 func ReadKeyUsers() ([]KeyUser, error) {
+	data, err := readKeyUsersFile()
+	if err != nil {
+		return nil, err
+	}
+	return ParseKeyUsers(data)
+}
+
+func readKeyUsersFile() ([]byte, error) {
 	fd, err := unix.Open(KeyUsersFile, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -88,19 +104,25 @@ func ReadKeyUsers() ([]KeyUser, error) {
 		}
 		data.Write(buf[:n])
 	}
-	return ParseKeyUsers(data.Bytes())
+	return data.Bytes(), nil
 }
 
 // UserOf is uid's line of /proc/key-users; found is false when uid owns no
 // keys (or the file cannot be read).
+// It parses only that line: on a machine with many uids the file is long,
+// and the module reads it on its EDQUOT path.
 func UserOf(uid uint32) (u KeyUser, found bool) {
-	all, err := ReadKeyUsers()
+	data, err := readKeyUsersFile()
 	if err != nil {
 		return KeyUser{}, false
 	}
-	for _, u := range all {
-		if u.UID == uid {
-			return u, true
+	prefix := []byte(strconv.FormatUint(uint64(uid), 10) + ":")
+	for len(data) > 0 {
+		var line []byte
+		line, data, _ = bytes.Cut(data, []byte("\n"))
+		if bytes.HasPrefix(bytes.TrimLeft(line, " "), prefix) {
+			u, err := parseKeyUser(string(line))
+			return u, err == nil
 		}
 	}
 	return KeyUser{}, false
