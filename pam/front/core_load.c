@@ -102,15 +102,17 @@ static const char *const go_settings[] = {
 /* What the runtime sees in every other slot of the block. */
 static const char hidden[] = "KEYINIT_GO_HIDDEN=1";
 
-struct lent_env {
-	char **saved;
+/* What the front lends the runtime while it starts, and must give back:
+ * the environment block's slots, and the loading thread's CPUs and policy. */
+struct lent {
+	char **saved;       /* the block's own entries */
 	size_t n;
 	int pinned;         /* the thread's CPUs were narrowed to one */
 	int batch;          /* the thread was made SCHED_BATCH */
 	cpu_set_t cpus;     /* and these were its own */
 };
 
-static void hold_to_one_batch_cpu(struct lent_env *l)
+static void hold_to_one_batch_cpu(struct lent *l)
 {
 	cpu_set_t one;
 	int cpu = sched_getcpu();
@@ -120,7 +122,6 @@ static void hold_to_one_batch_cpu(struct lent_env *l)
 	CPU_ZERO(&one);
 	CPU_SET(cpu, &one);
 	l->pinned = sched_setaffinity(0, sizeof(one), &one) == 0;
-	l->batch = 0;
 	if (sched_getscheduler(0) == SCHED_OTHER) {
 		struct sched_param p = { 0 };
 
@@ -128,21 +129,26 @@ static void hold_to_one_batch_cpu(struct lent_env *l)
 	}
 }
 
-static int lend_env(struct lent_env *l)
+static void give_back(struct lent *l);
+
+static int lend(struct lent *l)
 {
 	size_t k;
 
 	l->saved = NULL;
 	l->n = 0;
 	l->pinned = 0;
+	l->batch = 0;
 	hold_to_one_batch_cpu(l);
 	while (env_block != NULL && env_block[l->n] != NULL)
 		l->n++;
 	if (l->n == 0)
 		return 1;
 	l->saved = malloc((l->n + 1) * sizeof(char *));
-	if (l->saved == NULL)
+	if (l->saved == NULL) {
+		give_back(l);  /* the thread's CPUs and policy */
 		return 0;
+	}
 	memcpy(l->saved, env_block, (l->n + 1) * sizeof(char *));
 	/* The block keeps its length: the runtime finds the auxiliary vector
 	 * (page size, vDSO) just past its NULL. */
@@ -151,7 +157,7 @@ static int lend_env(struct lent_env *l)
 	return 1;
 }
 
-static void give_back_env(struct lent_env *l)
+static void give_back(struct lent *l)
 {
 	if (l->pinned)
 		sched_setaffinity(0, sizeof(l->cpus), &l->cpus);
@@ -294,12 +300,12 @@ static int resolve(pam_handle_t *pamh, void *h, const char *path)
 static void *load(pam_handle_t *pamh, const char *path)
 {
 	struct host_signals *sigs;
-	struct lent_env env;
+	struct lent lent;
 	sigset_t mask;
 	void *h, *wait;
 
 	sigs = malloc(sizeof(*sigs));
-	if (sigs == NULL || !lend_env(&env)) {
+	if (sigs == NULL || !lend(&lent)) {
 		free(sigs);
 		pam_syslog(pamh, LOG_CRIT, "out of memory to load the Go core");
 		return NULL;
@@ -312,7 +318,7 @@ static void *load(pam_handle_t *pamh, const char *path)
 	wait = h ? dlsym(h, "kig_core_wait_started") : NULL;
 	if (wait != NULL)
 		((void (*)(void))wait)();
-	give_back_env(&env);
+	give_back(&lent);
 	restore_signals(sigs);
 	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 	free(sigs);
