@@ -13,18 +13,14 @@
 //     no goroutine re-reading them; the module runs no parallel work.
 package main
 
-import (
-	"runtime"
-	"runtime/debug"
-)
+import "runtime"
 
 func init() {
-	// Only for a host with no environment block to lend settings in (env -i):
-	// the runtime then started with GOMAXPROCS = the CPU count.
+	// Only if the front could not hold the runtime's start to one CPU (a
+	// sandbox that forbids sched_setaffinity) and had no GOMAXPROCS slot.
 	if runtime.GOMAXPROCS(0) != 1 {
 		runtime.GOMAXPROCS(1)
 	}
-	debug.SetTraceback("none")
 }
 
 func main() {}

@@ -4,16 +4,18 @@
 // KEYCTL_READ's list of links, and the per-uid quota lines.
 //
 // The module calls it on every open, inside its host process: ParseOwner
-// allocates nothing, and nothing here uses package os, whose first file
-// open starts the Go runtime's network poller (an epoll and an eventfd the
-// host never opened, kept for good).
+// allocates nothing, and nothing here imports package os or fmt (which
+// imports os). os's initialisation wraps fds 0, 1 and 2, and if one of them
+// is non-blocking it starts the runtime's network poller: an epoll and an
+// eventfd the host never opened, kept for good, and a runtime that throws
+// if the host closes them. test/deps_test.go keeps them out of the core.
 package keys
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"strconv"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -110,9 +112,11 @@ func Links(keyring int) ([]int, error) {
 			buf = make([]byte, n)
 			continue
 		}
+		// Read in place (not with encoding/binary, which would link reflect
+		// into the module): buf is 8-byte aligned, as every Go allocation.
 		out := make([]int, 0, n/4)
-		for i := 0; i+4 <= n; i += 4 {
-			out = append(out, int(int32(binary.NativeEndian.Uint32(buf[i:]))))
+		for _, serial := range unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(buf))), n/4) {
+			out = append(out, int(serial))
 		}
 		return out, nil
 	}

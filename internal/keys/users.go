@@ -2,7 +2,7 @@ package keys
 
 import (
 	"bytes"
-	"fmt"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -26,9 +26,11 @@ type KeyUser struct {
 	MaxBytes         int    `json:"max_bytes"`
 }
 
-// Quota is "QNKEYS/MAXKEYS keys and QNBYTES/MAXBYTES bytes".
+// Quota is "QNKEYS/MAXKEYS keys and QNBYTES/MAXBYTES bytes". (strconv, not
+// fmt: see the package comment.)
 func (u KeyUser) Quota() string {
-	return fmt.Sprintf("%d/%d keys and %d/%d bytes", u.QuotaKeys, u.MaxKeys, u.QuotaBytes, u.MaxBytes)
+	return strconv.Itoa(u.QuotaKeys) + "/" + strconv.Itoa(u.MaxKeys) + " keys and " +
+		strconv.Itoa(u.QuotaBytes) + "/" + strconv.Itoa(u.MaxBytes) + " bytes"
 }
 
 // ParseKeyUsers reads the text of /proc/key-users.
@@ -40,7 +42,7 @@ func ParseKeyUsers(data []byte) ([]KeyUser, error) {
 		}
 		u, err := parseKeyUser(line)
 		if err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", KeyUsersFile, i+1, err)
+			return nil, errors.New(KeyUsersFile + " line " + strconv.Itoa(i+1) + ": " + err.Error())
 		}
 		out = append(out, u)
 	}
@@ -49,7 +51,7 @@ func ParseKeyUsers(data []byte) ([]KeyUser, error) {
 
 func parseKeyUser(line string) (KeyUser, error) {
 	f := strings.Fields(line)
-	bad := fmt.Errorf("unexpected %q", line)
+	bad := errors.New("unexpected " + strconv.Quote(line))
 	if len(f) != 5 || !strings.HasSuffix(f[0], ":") {
 		return KeyUser{}, bad
 	}
