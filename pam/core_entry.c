@@ -2,12 +2,14 @@
  *
  * They are C so that the front can ask them things without entering Go, and
  * so that every call into Go is wrapped the same way:
- *   - Asynchronous signals are blocked on the calling thread for the length
- *     of the call. No handler of the host's then runs on a goroutine stack,
- *     and the host's handlers need no SA_ONSTACK (the front puts back the
- *     flags the runtime changed at its start). Pending signals arrive when
- *     the hook returns. Synchronous faults stay deliverable: the runtime
- *     turns a fault in Go into a panic, which the bridge recovers.
+ *   - Asynchronous signals are blocked on the calling thread while Go code
+ *     runs. No handler of the host's then runs on a goroutine stack, and
+ *     the host's handlers need no SA_ONSTACK (the front puts back the flags
+ *     the runtime changed at its start). Pending signals arrive when the
+ *     hook returns, or when Go calls back out to libpam, NSS or syslog
+ *     (shims.c), which run with the host's mask on the thread's C stack.
+ *     Synchronous faults stay deliverable: the runtime turns a fault in Go
+ *     into a panic, which the bridge recovers.
  *   - The thread runs Go on the runtime's own signal stack and gets its own
  *     sigaltstack back afterwards, so a host handler marked SA_ONSTACK never
  *     lands on the runtime's 32 KiB stack (no guard page, Go heap below).
@@ -83,9 +85,23 @@ struct go_call {
 	stack_t sigstack;
 };
 
+/* The host's mask of the call into Go under way on this thread. */
+static __thread sigset_t host_mask;
+
+void kig_host_signals(sigset_t *go)
+{
+	pthread_sigmask(SIG_SETMASK, &host_mask, go);
+}
+
+void kig_go_signals(const sigset_t *go)
+{
+	pthread_sigmask(SIG_SETMASK, go, NULL);
+}
+
 static void enter_go(struct go_call *c)
 {
 	kig_block_async_signals(&c->mask);
+	host_mask = c->mask;
 	sigaltstack(NULL, &c->sigstack);
 	if ((c->sigstack.ss_flags & SS_DISABLE) && go_sigstack.ss_sp != NULL)
 		sigaltstack(&go_sigstack, NULL);

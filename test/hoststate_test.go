@@ -118,6 +118,7 @@ func TestHostStateKeptAfterSession(t *testing.T) {
 	}{
 		{"no sigaltstack", os.Environ()},
 		{"a sigaltstack of the host's", append(os.Environ(), "HOSTSTATE_ALTSTACK=1")},
+		{"user name from the conversation", append(os.Environ(), "HOSTSTATE_PROMPT=1")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := runHostState(t, tc.env, "session", svc.Name, u.Name)
@@ -142,6 +143,13 @@ func TestHostStateKeptAfterSession(t *testing.T) {
 			}
 			if st.stderr != "" {
 				t.Errorf("the host's stderr got %q", st.stderr)
+			}
+			// The module's pam_get_user ran the host's conversation: with
+			// the host's own signal mask, not the one Go code runs with.
+			if m, asked := st.results["conversation sigmask"]; asked && (len(st.before["sigmask"]) != 1 || m != st.before["sigmask"][0]) {
+				t.Errorf("the conversation ran with signal mask %s; the host's is %q", m, st.before["sigmask"])
+			} else if !asked && strings.Contains(tc.name, "conversation") {
+				t.Errorf("the module did not ask the conversation for the user")
 			}
 		})
 	}

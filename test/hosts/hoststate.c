@@ -17,6 +17,8 @@
  *   cpus             the calling thread's CPU affinity
  *   sched policy     the calling thread's scheduling policy
  *   threads          entries of /proc/self/task
+ * With HOSTSTATE_PROMPT=1 the module's pam_get_user asks the conversation for
+ * the user, which prints the signal mask it runs with.
  * plus the PAM codes, the session keyring seen inside the session, whether
  * the Go core got loaded, and, in auth mode, whether unshare(CLONE_NEWUSER)
  * still works (a multi-threaded process cannot).
@@ -42,14 +44,27 @@
 extern char **environ;
 static char **env_block;
 
-static int no_conversation(int n, const struct pam_message **msg,
-			   struct pam_response **resp, void *data)
-{
-	(void)n; (void)msg; (void)resp; (void)data;
-	return PAM_CONV_ERR;
-}
+static unsigned long long sigmask_bits(void);
 
-static struct pam_conv conv = { no_conversation, NULL };
+/* Answers the user name prompt (with HOSTSTATE_PROMPT=1 pam_start gets no
+ * user, so the module's pam_get_user asks for it) and records the signal
+ * mask the host's conversation runs with: the host's own. */
+static int conversation(int n, const struct pam_message **msg,
+			struct pam_response **resp, void *data)
+{
+	struct pam_response *r;
+
+	if (n != 1 || msg[0]->msg_style != PAM_PROMPT_ECHO_ON || data == NULL)
+		return PAM_CONV_ERR;
+	printf("conversation sigmask: %016llx\n", sigmask_bits());
+	r = calloc(1, sizeof(*r));
+	if (r == NULL || (r->resp = strdup(data)) == NULL) {
+		free(r);
+		return PAM_BUF_ERR;
+	}
+	*resp = r;
+	return PAM_SUCCESS;
+}
 
 static void host_handler(int sig)
 {
@@ -93,7 +108,7 @@ static void show_signals(const char *when)
 }
 
 /* The calling thread's blocked signals, 1 to 64, as a bit mask. */
-static void show_sigmask(const char *when)
+static unsigned long long sigmask_bits(void)
 {
 	sigset_t set;
 	unsigned long long bits = 0;
@@ -103,7 +118,12 @@ static void show_sigmask(const char *when)
 	for (s = 1; s < 65; s++)
 		if (sigismember(&set, s) == 1)
 			bits |= 1ULL << (s - 1);
-	printf("%s sigmask: %016llx\n", when, bits);
+	return bits;
+}
+
+static void show_sigmask(const char *when)
+{
+	printf("%s sigmask: %016llx\n", when, sigmask_bits());
 }
 
 static void show_sigaltstack(const char *when)
@@ -241,7 +261,13 @@ int main(int argc, char **argv)
 	setup_host();
 	show_state("before");
 
-	printf("pam_start: %d\n", pam_start(argv[2], argv[3], &conv, &h));
+	{
+		/* With HOSTSTATE_PROMPT the user comes from the conversation. */
+		int prompt = getenv("HOSTSTATE_PROMPT") != NULL;
+		struct pam_conv conv = { conversation, prompt ? argv[3] : NULL };
+
+		printf("pam_start: %d\n", pam_start(argv[2], prompt ? NULL : argv[3], &conv, &h));
+	}
 	if (session) {
 		printf("open: %d\n", pam_open_session(h, 0));
 		printf("threads in session: %d\n", threads());
