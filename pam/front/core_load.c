@@ -9,9 +9,14 @@
  * nothing. In setuid-root hosts (su, sudo) an unprivileged caller writes
  * that block: GOMAXPROCS=100000 made thousands of root threads and a hang,
  * GODEBUG=schedtrace printed to the caller's terminal. So while the runtime
- * starts, the block holds only the module's own settings, lent in the slots
- * of the first entries, and a harmless filler in the others; then every
- * entry is put back.
+ * starts, every entry of the block that names a Go setting (GO...) holds
+ * the module's own settings instead, or a harmless filler, and is put back
+ * afterwards. Other entries are left alone: another thread of the host may
+ * read them meanwhile. A block with no GO entry is not touched: the
+ * runtime's link-time defaults (runtime.godebugDefault) and its one CPU
+ * (below) give it the module's settings; only the traceback a fatal error
+ * would print stays the runtime's default, and such an error ends the host
+ * anyway.
  *
  * Threads. The loading thread is also held to the CPU it runs on, and made
  * SCHED_BATCH, while the runtime starts (its own affinity and policy are
@@ -22,9 +27,8 @@
  * collector's helpers) raced, and when the thread woken preempted the one
  * that woke it, the runtime made a fifth thread, in about one start in
  * three; batch threads do not preempt on wakeup, and 150 starts out of 150,
- * idle and with both CPUs busy, made four. A process with an empty
- * environment (env -i), which has no slot to lend GOMAXPROCS in, gets one P
- * all the same: the runtime sizes itself to the CPUs it may run on.
+ * idle and with both CPUs busy, made four. And the runtime sizes itself to
+ * the CPUs it may run on: one P without a GOMAXPROCS setting.
  *
  * Signals. The runtime installs handlers for SIGPIPE, SIGURG and the
  * synchronous faults, even over a SIG_IGN the host set, and adds SA_ONSTACK
@@ -33,7 +37,9 @@
  * put back after the start, except a synchronous fault (SIGSEGV, SIGBUS,
  * SIGFPE) the host left at its default: there the runtime keeps its handler,
  * which turns a fault in Go into a panic and passes any other to the default
- * action. Asynchronous signals stay blocked on the loading thread during the
+ * action. Only what the runtime changed is put back (a handler of the
+ * core's, or SA_ONSTACK added), not what another thread of the host set
+ * meanwhile. Asynchronous signals stay blocked on the loading thread during the
  * start, so the runtime's threads inherit them blocked, and core_entry.c
  * blocks them on every call into Go: no handler of the host's ever runs on a
  * Go stack, so none needs SA_ONSTACK.
@@ -92,8 +98,8 @@ __attribute__((constructor)) static void remember_env_block(int argc, char **arg
 /* --- the environment the runtime starts with ---------------------------- */
 
 static const char *const go_settings[] = {
-	"GOMAXPROCS=1",          /* the module never runs Go in parallel */
 	"GOTRACEBACK=none",      /* a crash prints nothing to the caller's terminal */
+	"GOMAXPROCS=1",          /* the module never runs Go in parallel */
 	"GODEBUG=" KIG_CORE_GODEBUG,
 };
 
@@ -105,8 +111,8 @@ static const char hidden[] = "KEYINIT_GO_HIDDEN=1";
 /* What the front lends the runtime while it starts, and must give back:
  * the environment block's slots, and the loading thread's CPUs and policy. */
 struct lent {
-	char **saved;       /* the block's own entries */
-	size_t n;
+	char **saved;       /* the block's own entries, where they were lent */
+	size_t n;           /* entries in the block */
 	int pinned;         /* the thread's CPUs were narrowed to one */
 	int batch;          /* the thread was made SCHED_BATCH */
 	cpu_set_t cpus;     /* and these were its own */
@@ -133,7 +139,7 @@ static void give_back(struct lent *l);
 
 static int lend(struct lent *l)
 {
-	size_t k;
+	size_t i, k;
 
 	l->saved = NULL;
 	l->n = 0;
@@ -144,21 +150,26 @@ static int lend(struct lent *l)
 		l->n++;
 	if (l->n == 0)
 		return 1;
-	l->saved = malloc((l->n + 1) * sizeof(char *));
+	l->saved = calloc(l->n, sizeof(char *));
 	if (l->saved == NULL) {
 		give_back(l);  /* the thread's CPUs and policy */
 		return 0;
 	}
-	memcpy(l->saved, env_block, (l->n + 1) * sizeof(char *));
 	/* The block keeps its length: the runtime finds the auxiliary vector
 	 * (page size, vDSO) just past its NULL. */
-	for (k = 0; k < l->n; k++)
-		env_block[k] = (char *)(k < NSETTINGS ? go_settings[k] : hidden);
+	for (i = 0, k = 0; i < l->n; i++) {
+		if (strncmp(env_block[i], "GO", 2) != 0)
+			continue;
+		l->saved[i] = env_block[i];
+		env_block[i] = (char *)(k < NSETTINGS ? go_settings[k++] : hidden);
+	}
 	return 1;
 }
 
 static void give_back(struct lent *l)
 {
+	size_t i;
+
 	if (l->pinned)
 		sched_setaffinity(0, sizeof(l->cpus), &l->cpus);
 	if (l->batch) {
@@ -168,7 +179,9 @@ static void give_back(struct lent *l)
 	}
 	if (l->saved == NULL)
 		return;
-	memcpy(env_block, l->saved, (l->n + 1) * sizeof(char *));
+	for (i = 0; i < l->n; i++)
+		if (l->saved[i] != NULL)
+			env_block[i] = l->saved[i];
 	free(l->saved);
 }
 
@@ -193,19 +206,20 @@ static int runtime_may_keep(int s, const struct sigaction *host)
 	       !(host->sa_flags & SA_SIGINFO) && host->sa_handler == SIG_DFL;
 }
 
-/* Compared signal by signal: libc's sigset_t is larger than the kernel's,
- * and libc leaves the rest of a mask it reads back undefined. */
-static int same_mask(const sigset_t *a, const sigset_t *b)
+/* Whether the runtime (the core loaded at core_base) changed a disposition:
+ * a handler of its own, or SA_ONSTACK added to the host's. A disposition
+ * another thread of the host set meanwhile is neither. */
+static int runtime_changed(const struct sigaction *now, const struct sigaction *host, const void *core_base)
 {
-	int s;
+	Dl_info info;
 
-	for (s = 1; s < NSIG; s++)
-		if (sigismember(a, s) != sigismember(b, s))
-			return 0;
-	return 1;
+	if (now->sa_handler == host->sa_handler)
+		return now->sa_flags == (host->sa_flags | SA_ONSTACK) && now->sa_flags != host->sa_flags;
+	return now->sa_handler != SIG_DFL && now->sa_handler != SIG_IGN &&
+	       dladdr((void *)now->sa_handler, &info) != 0 && info.dli_fbase == core_base;
 }
 
-static void restore_signals(const struct host_signals *h)
+static void restore_signals(const struct host_signals *h, const void *core_base)
 {
 	int s;
 
@@ -214,10 +228,9 @@ static void restore_signals(const struct host_signals *h)
 
 		if (!h->saved[s] || runtime_may_keep(s, &h->act[s]) || sigaction(s, NULL, &now) != 0)
 			continue;
-		/* Only what changed: writing back an untouched default would add
-		 * libc's SA_RESTORER flag, a change of its own. */
-		if (now.sa_handler != h->act[s].sa_handler || now.sa_flags != h->act[s].sa_flags ||
-		    !same_mask(&now.sa_mask, &h->act[s].sa_mask))
+		/* Only what the runtime changed: writing back an untouched
+		 * default would add libc's SA_RESTORER flag, a change of its own. */
+		if (runtime_changed(&now, &h->act[s], core_base))
 			sigaction(s, &h->act[s], NULL);
 	}
 }
@@ -302,6 +315,7 @@ static void *load(pam_handle_t *pamh, const char *path)
 	struct host_signals *sigs;
 	struct lent lent;
 	sigset_t mask;
+	Dl_info core_info;
 	void *h, *wait;
 
 	sigs = malloc(sizeof(*sigs));
@@ -319,7 +333,8 @@ static void *load(pam_handle_t *pamh, const char *path)
 	if (wait != NULL)
 		((void (*)(void))wait)();
 	give_back(&lent);
-	restore_signals(sigs);
+	if (wait != NULL && dladdr(wait, &core_info) != 0)
+		restore_signals(sigs, core_info.dli_fbase);
 	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 	free(sigs);
 	if (h == NULL)
