@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -51,4 +52,22 @@ func TestUntrustedCoreRefused(t *testing.T) {
 			}
 		})
 	}
+
+	// A setuid-root host that dropped only its effective ids for now is
+	// still root in its saved uid: it checks too.
+	t.Run("effective uid dropped, saved uid 0", func(t *testing.T) {
+		front := harness.WorldReadableModule(t, harness.Module(t))
+		if err := os.Chown(filepath.Join(filepath.Dir(front), "pam_keyinit_go", "core.so"), 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		svc := harness.SystemService(t, "session required "+front+" force revoke\n")
+		logs.Collect()
+		got := runHost(t, "ids", svc.Name, u.Name, "65534,65534,0", "65534,65534,0")
+		if got["open"] != strconv.Itoa(pamSessionErr) {
+			t.Errorf("open with euid 65534 and saved uid 0 = %q; want %d", got["open"], pamSessionErr)
+		}
+		if lines := harness.Matching(logs.Collect(), "pam_keyinit_go(", "refusing to load the Go core"); len(lines) != 1 {
+			t.Errorf("log lines %v; want one refusal", lines)
+		}
+	})
 }

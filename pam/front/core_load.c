@@ -45,14 +45,16 @@
  * Go stack, so none needs SA_ONSTACK.
  *
  * Trust. The core runs as root inside login services, so like sudo with its
- * plugins, a root process refuses a core (or its directory) that is not
- * owned by root or is writable by group or others. The core is found next
- * to this file ($dir/pam_keyinit_go/core.so, which is also where the build
- * tree has it) or at the path fixed at build time (KIG_CORE_PATH); never
- * through the environment.
+ * plugins, a privileged process (root in any uid, or AT_SECURE) refuses a
+ * core (or its directory) that is not owned by root or is writable by group
+ * or others, and loads the very file it checked (/proc/self/fd/N). The
+ * core is found next to this file ($dir/pam_keyinit_go/core.so, which is
+ * also where the build tree has it) or at the path fixed at build time
+ * (KIG_CORE_PATH); never through the environment.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -63,6 +65,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <security/pam_ext.h>
 
@@ -256,36 +259,55 @@ static const char *core_path(void)
 	return KIG_CORE_PATH;
 }
 
-/* For root: the file and its directory are root's and nobody else may write
- * them. Returns 1 if trusted; otherwise logs why. */
-static int trusted(pam_handle_t *pamh, const char *path)
+/* Whether this process must mind what it loads: root in any of its uids
+ * (a setuid host may have dropped only its effective uid for now), or
+ * started from a setuid or setgid file. */
+static int privileged(void)
+{
+	uid_t r, e, s;
+
+	if (getauxval(AT_SECURE) != 0)
+		return 1;
+	return getresuid(&r, &e, &s) != 0 || r == 0 || e == 0 || s == 0;
+}
+
+/* Opens the core for loading. In a privileged process the file opened and
+ * its directory must be root's, and neither group nor others may write
+ * them, as sudo checks its plugins; the core is then loaded from the file
+ * checked (open_core's fd), not looked up again by name. Returns the fd,
+ * or -1 after one line saying why. */
+static int open_core(pam_handle_t *pamh, const char *path)
 {
 	char dir[PATH_MAX];
 	const char *what = path;
 	const char *slash = strrchr(path, '/');
 	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (geteuid() != 0)
-		return 1;  /* a non-root process can only harm itself */
-	if (stat(path, &sb) != 0) {
+	if (fd < 0 || fstat(fd, &sb) != 0) {
 		pam_syslog(pamh, LOG_ERR,
 			   "cannot load the Go core %s: %m; reinstall pam_keyinit_go "
 			   "(it needs pam_keyinit_go.so and pam_keyinit_go/core.so beside it)", path);
-		return 0;
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
+	if (!privileged())
+		return fd;  /* an unprivileged process can only harm itself */
 	if (S_ISREG(sb.st_mode) && sb.st_uid == 0 && !(sb.st_mode & (S_IWGRP | S_IWOTH)) &&
 	    slash != NULL && (size_t)(slash - path) < sizeof(dir)) {
 		memcpy(dir, path, (size_t)(slash - path));
 		dir[slash - path] = '\0';
 		what = dir;
 		if (stat(dir, &sb) == 0 && sb.st_uid == 0 && !(sb.st_mode & (S_IWGRP | S_IWOTH)))
-			return 1;
+			return fd;
 	}
 	pam_syslog(pamh, LOG_ERR,
 		   "refusing to load the Go core %s: %s must be a root-owned %s that group "
 		   "and others cannot write (as the package installs it): fix its owner and mode",
 		   path, what, what == path ? "file" : "directory");
-	return 0;
+	close(fd);
+	return -1;
 }
 
 /* --- loading ------------------------------------------------------------ */
@@ -294,6 +316,7 @@ static int trusted(pam_handle_t *pamh, const char *path)
 static int resolve(pam_handle_t *pamh, void *h, const char *path)
 {
 	int (*abi)(void) = (int (*)(void))dlsym(h, "kig_core_abi");
+	struct kig_core found;
 
 	if (abi == NULL || abi() != KIG_CORE_ABI) {
 		pam_syslog(pamh, LOG_ERR,
@@ -302,16 +325,20 @@ static int resolve(pam_handle_t *pamh, void *h, const char *path)
 			   path, KIG_CORE_ABI);
 		return 0;
 	}
-	core.started_here = (int (*)(pid_t *))dlsym(h, "kig_core_started_here");
-	core.init = (int (*)(pam_handle_t *, int, int, const char **, struct kig_state *))
+	found.started_here = (int (*)(pid_t *))dlsym(h, "kig_core_started_here");
+	found.init = (int (*)(pam_handle_t *, int, int, const char **, struct kig_state *))
 		dlsym(h, "kig_core_init");
-	return core.started_here != NULL && core.init != NULL;
+	if (found.started_here == NULL || found.init == NULL)
+		return 0;
+	core = found;  /* both or neither: kig_core_here tests init alone */
+	return 1;
 }
 
 /* Loads the core at path and waits for its runtime to start, lending it
  * the module's settings and giving the host its signals back. */
-static void *load(pam_handle_t *pamh, const char *path)
+static void *load(pam_handle_t *pamh, const char *path, int fd)
 {
+	char checked[64];
 	struct host_signals *sigs;
 	struct lent lent;
 	sigset_t mask;
@@ -326,7 +353,9 @@ static void *load(pam_handle_t *pamh, const char *path)
 	}
 	kig_block_async_signals(&mask);
 	save_signals(sigs);
-	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	/* The file open_core checked; by name where /proc is missing. */
+	snprintf(checked, sizeof(checked), "/proc/self/fd/%d", fd);
+	h = dlopen(access(checked, F_OK) == 0 ? checked : path, RTLD_NOW | RTLD_LOCAL);
 	/* Every call into the core waits until its runtime has started, which it
 	 * does on a thread of its own: only then is the environment read. */
 	wait = h ? dlsym(h, "kig_core_wait_started") : NULL;
@@ -349,13 +378,15 @@ static void *load(pam_handle_t *pamh, const char *path)
 static int get_core(pam_handle_t *pamh)
 {
 	const char *path = core_path();
+	int fd = open_core(pamh, path);
 	void *h;
 
-	if (!trusted(pamh, path))
+	if (fd < 0)
 		return 0;
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
 	if (h == NULL)
-		h = load(pamh, path);
+		h = load(pamh, path, fd);
+	close(fd);
 	return h != NULL && resolve(pamh, h, path);
 }
 
