@@ -24,6 +24,12 @@ type State struct {
 	Opens  int32 // open_session calls minus close_session calls (kept by C)
 	Revoke bool  // a "revoke" option was seen by a call that could make a keyring
 	Debug  bool  // "debug" was given to the last call that could make a keyring
+	// Settled: a hook of this handle succeeded, having made the keyring or
+	// found that none was needed (one of the user's own kept, no keyring
+	// support). A child forked afterwards (sshd's post-auth child) then
+	// answers setcred(ESTABLISH) with success from C, as pam_keyinit.so
+	// would after deciding the same again.
+	Settled bool
 }
 
 // Module is the policy of pam_keyinit, bound to its kernel, credential and
@@ -61,7 +67,11 @@ func (m Module) Init(st *State, hook Hook, args []string) Code {
 			m.debug("OPEN " + itoa(st.Opens))
 		}
 	}
-	return m.initKeyring(st, o, fail)
+	code := m.initKeyring(st, o, fail)
+	if code == Success {
+		st.Settled = true
+	}
+	return code
 }
 
 func (m Module) options(args []string) Options {

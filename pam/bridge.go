@@ -87,12 +87,13 @@ func module(pamh *C.pam_handle_t) keyinit.Module {
 // keyring made before it can still be revoked.
 func loadState(cst *C.struct_kig_state) keyinit.State {
 	return keyinit.State{
-		Serial: int32(cst.serial),
-		UID:    uint32(cst.uid),
-		GID:    uint32(cst.gid),
-		Opens:  int32(cst.opens),
-		Revoke: cst.revoke != 0,
-		Debug:  cst.debug != 0,
+		Serial:  int32(cst.serial),
+		UID:     uint32(cst.uid),
+		GID:     uint32(cst.gid),
+		Opens:   int32(cst.opens),
+		Revoke:  cst.revoke != 0,
+		Debug:   cst.debug != 0,
+		Settled: cst.settled != 0,
 	}
 }
 
@@ -103,6 +104,7 @@ func storeState(cst *C.struct_kig_state, st *keyinit.State) {
 	cst.opens = C.int32_t(st.Opens)
 	cst.revoke = boolInt(st.Revoke)
 	cst.debug = boolInt(st.Debug)
+	cst.settled = boolInt(st.Settled)
 }
 
 func boolInt(b bool) C.int32_t {

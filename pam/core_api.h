@@ -13,7 +13,7 @@
 #include <sys/types.h>
 #include <security/pam_modules.h>
 
-#define KIG_CORE_ABI 2
+#define KIG_CORE_ABI 3
 
 /* What one PAM handle remembers between hooks; the Go side is keyinit.State.
  * It lives in C memory attached to the handle with pam_set_data, so that it
@@ -25,6 +25,7 @@ struct kig_state {
 	int32_t opens;    /* open_session calls minus close_session calls */
 	int32_t revoke;   /* "revoke" seen by a call that could make a keyring */
 	int32_t debug;    /* "debug" seen by the last call that could make one */
+	int32_t settled;  /* a hook made the keyring, or found none was needed */
 };
 
 /* The hooks that can make a keyring (keyinit.Hook). */

@@ -31,9 +31,17 @@ func hostService(t *testing.T, module string) harness.Service {
 // than the whole run) and returns its "name: value" lines.
 func runHost(t *testing.T, args ...string) map[string]string {
 	t.Helper()
+	return runHostUnder(t, nil, args...)
+}
+
+// runHostUnder is runHost with pamhost started by a command prefix, such as
+// "keyctl session -" for a host that has a session keyring of its own.
+func runHostUnder(t *testing.T, prefix []string, args ...string) map[string]string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, harness.Built(t, "test/pamhost"), args...)
+	argv := append(append(append([]string{}, prefix...), harness.Built(t, "test/pamhost")), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -138,6 +146,29 @@ func TestHostSshdSetcredInPostAuthChild(t *testing.T) {
 	if serialOf(got["session child session"]) != serialOf(got["parent session"]) {
 		t.Errorf("the post-auth child has keyring %s; want the parent's %s",
 			got["session child session"], got["parent session"])
+	}
+}
+
+// sshd's post-auth child re-establishes credentials the parent settled
+// without making a keyring: root, under a host with a session keyring of its
+// own and no force, keeps it. The child must answer success from C, as
+// pam_keyinit.so does when it decides the same again there.
+func TestHostSshdChildAfterParentKeptKeyring(t *testing.T) {
+	svc := harness.SystemService(t, fmt.Sprintf(
+		"auth required pam_permit.so\nauth required %s revoke\nsession required %s revoke\n",
+		harness.Module(t), harness.Module(t)))
+	got := runHostUnder(t, []string{"keyctl", "session", "-"}, "sshd", svc.Name, "root")
+	expect(t, got, harness.User{}, map[string]string{
+		"parent setcred establish":        "0",
+		"parent open":                     "0",
+		"session child setcred establish": "0",
+		"session child exit":              "0",
+		"parent end":                      "0",
+	})
+	// Kept, not made: with revoke, a keyring the module made would be
+	// revoked at close; the host's own stays.
+	if k := got["parent session after close"]; k != got["parent session"] || !strings.Contains(k, " keyring;0;0;") {
+		t.Errorf("parent session %q, after close %q; want the host's own root keyring, kept and intact", got["parent session"], k)
 	}
 }
 

@@ -74,8 +74,8 @@ static int make_keyring(pam_handle_t *pamh, int hook, int fail, int argc, const 
 		return core->init(pamh, hook, argc, argv, st);
 	if (loader == 0)
 		return fail;  /* the core could not be loaded: logged */
-	if (st->serial > 0)
-		return PAM_SUCCESS;  /* the parent made this handle's keyring */
+	if (st->serial > 0 || st->settled)
+		return PAM_SUCCESS;  /* the parent made this handle's keyring, or needed none */
 	pam_syslog(pamh, LOG_ERR,
 		   "cannot make a session keyring in process %d: it was forked from "
 		   "process %d after that one ran a session hook, and Go cannot run in "
