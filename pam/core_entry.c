@@ -34,9 +34,30 @@ static pid_t loader_pid;               /* the process the runtime started in */
 static volatile int forked;            /* set in every fork() child */
 static volatile uint64_t *wipe_page;   /* MADV_WIPEONFORK: zero in every child */
 
+/* The runtime's handlers of the synchronous faults, as its start left them
+ * (see kig_core_wait_started). */
+static const int fault_signals[] = { SIGSEGV, SIGBUS, SIGFPE };
+static void *runtime_fault_handler[3];
+
+/* In every fork() child: Go cannot run there, so a fault in the child's C
+ * code must get the default action (a core dump), not the runtime's
+ * handler, which would enter the runtime and could hang on a lock held by
+ * a thread the child does not have. Only async-signal-safe calls here. */
 static void mark_forked(void)
 {
+	size_t i;
+
 	forked = 1;
+	for (i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++) {
+		struct sigaction now;
+
+		if (runtime_fault_handler[i] != NULL && sigaction(fault_signals[i], NULL, &now) == 0 &&
+		    (void *)now.sa_sigaction == runtime_fault_handler[i]) {
+			now.sa_handler = SIG_DFL;
+			now.sa_flags = 0;
+			sigaction(fault_signals[i], &now, NULL);
+		}
+	}
 }
 
 /* Runs at dlopen, in the process whose runtime this is. A child made by
@@ -119,7 +140,11 @@ static void leave_go(const struct go_call *c)
 	if (now.ss_sp != c->sigstack.ss_sp || now.ss_flags != c->sigstack.ss_flags) {
 		stack_t back = c->sigstack;
 
+#ifdef SS_AUTODISARM
+		back.ss_flags &= SS_DISABLE | SS_AUTODISARM;  /* SS_ONSTACK is a status, not a setting */
+#else
 		back.ss_flags &= SS_DISABLE;  /* SS_ONSTACK is a status, not a setting */
+#endif
 		sigaltstack(&back, NULL);
 	}
 	pthread_sigmask(SIG_SETMASK, &c->mask, NULL);
@@ -128,10 +153,17 @@ static void leave_go(const struct go_call *c)
 void kig_core_wait_started(void)
 {
 	struct go_call c;
+	size_t i;
 
 	enter_go(&c);
 	kig_go_ready();
 	leave_go(&c);
+	for (i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++) {
+		struct sigaction now;
+
+		if (sigaction(fault_signals[i], NULL, &now) == 0 && (now.sa_flags & SA_SIGINFO))
+			runtime_fault_handler[i] = (void *)now.sa_sigaction;
+	}
 }
 
 int kig_core_init(pam_handle_t *pamh, int hook, int argc, const char **argv,

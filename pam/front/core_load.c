@@ -85,10 +85,19 @@ static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct kig_core core;       /* resolved once; inherited by children */
 static char **env_block;           /* argv + argc + 1: what the runtime reads */
 
-/* glibc passes argc and argv to the constructors of dlopen'ed objects too;
- * they are the ones the runtime's own constructor will get. */
-__attribute__((constructor)) static void remember_env_block(int argc, char **argv)
+/* A child forked while another thread was loading the core must not wait
+ * for ever on a lock that thread, absent in the child, holds. */
+static void reset_load_lock(void)
 {
+	pthread_mutex_init(&load_lock, NULL);
+}
+
+/* glibc passes argc and argv to the constructors of dlopen'ed objects too;
+ * they are the ones the runtime's own constructor will get. The front is
+ * never unloaded (-z nodelete), so the fork handler stays valid. */
+__attribute__((constructor)) static void front_init(int argc, char **argv)
+{
+	pthread_atfork(NULL, NULL, reset_load_lock);
 #ifdef __GLIBC__
 	if (argv != NULL && argc >= 0)
 		env_block = argv + argc + 1;

@@ -25,7 +25,7 @@ int kig_revoke(pam_handle_t *pamh, struct kig_state *st)
 	st->serial = 0;
 	if (st->debug)
 		pam_syslog(pamh, LOG_DEBUG, "REVOKE %d", (int)serial);
-	if (syscall(SYS_keyctl, KEYCTL_REVOKE, serial) == 0)
+	if (syscall(SYS_keyctl, (long)KEYCTL_REVOKE, (long)serial) == 0)
 		return 1;
 	switch (errno) {
 	case EKEYREVOKED:

@@ -348,8 +348,19 @@ static void pattern_pidns_clone(void)
  * and reports the keyring and its own ids and capabilities around it. */
 static long child_serial;
 
+/* "default" if sig is at its default action. */
+static const char *disposition(int sig)
+{
+	struct sigaction sa;
+
+	sigaction(sig, NULL, &sa);
+	return !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL ? "default" : "a handler";
+}
+
 static void child_close(pam_handle_t *h)
 {
+	/* Go cannot run here: a fault must not enter the runtime's handler. */
+	say("child SIGSEGV", "%s", disposition(SIGSEGV));
 	say_ids("child before");
 	say("child close", "%d", pam_close_session(h, 0));
 	say_key("child session after close", child_serial);
@@ -383,6 +394,7 @@ static void pattern_child(void (*f)(pam_handle_t *), int opens)
 		say("parent open", "%d", pam_open_session(h, 0));
 	child_serial = session_serial();
 	say_key("parent session", child_serial);
+	say("parent SIGSEGV", "%s", disposition(SIGSEGV));
 	in_child("child", f, h);
 	say_key("parent session after child", child_serial);
 	say("parent end", "%d", pam_end(h, PAM_DATA_SILENT));
