@@ -39,10 +39,10 @@
  * which turns a fault in Go into a panic and passes any other to the default
  * action. Only what the runtime changed is put back (a handler of the
  * core's, or SA_ONSTACK added), not what another thread of the host set
- * meanwhile. Asynchronous signals stay blocked on the loading thread during the
- * start, so the runtime's threads inherit them blocked, and core_entry.c
- * blocks them on every call into Go: no handler of the host's ever runs on a
- * Go stack, so none needs SA_ONSTACK.
+ * meanwhile. Asynchronous signals stay blocked on the loading thread during
+ * the start, so the runtime's threads inherit them blocked, and
+ * core_entry.c blocks them on every call into Go: no handler of the host's
+ * ever runs on a Go stack, so none needs SA_ONSTACK.
  *
  * Trust. The core runs as root inside login services, so like sudo with its
  * plugins, a privileged process (root in any uid, or AT_SECURE) refuses a
@@ -54,8 +54,8 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -380,10 +380,10 @@ static void *load(pam_handle_t *pamh, const char *path, int fd)
 	return h;
 }
 
-/* The core, loaded if need be. An earlier copy of this front (libpam
- * unloads modules at pam_end) may have loaded it already, in this process
- * or in a parent: then it is mapped, its runtime was started once, and it
- * must not be entered before started_here says this is that process. */
+/* The core, loaded if need be. Another copy of this front (one named by
+ * another path in pam.d) may have loaded it already, in this process or in
+ * a parent: then it is mapped, its runtime was started once, and it must
+ * not be entered before started_here says this is that process. */
 static int get_core(pam_handle_t *pamh)
 {
 	const char *path = core_path();
