@@ -128,9 +128,9 @@ func migrateText(file string, data []byte) ([]byte, []migrateNote) {
 			continue
 		}
 		mod := strings.TrimSuffix(p.Module, pamconf.CModule) + pamconf.GoModule
-		if filepath.IsAbs(mod) && !fileExists(mod) {
-			notes = append(notes, migrateNote{p.Pos, fmt.Sprintf("not migrated: the line names the module by absolute path and %s has no %s; "+
-				"install it there or write the path of the installed module yourself", filepath.Dir(mod), pamconf.GoModule), true})
+		if missing := missingModuleFiles(filepath.Dir(mod)); filepath.IsAbs(mod) && len(missing) > 0 {
+			notes = append(notes, migrateNote{p.Pos, fmt.Sprintf("not migrated: the line names the module by absolute path and %s is missing; "+
+				"install the module there or write the path of the installed module yourself", strings.Join(missing, " and ")), true})
 			continue
 		}
 		out = append(out[:p.ModuleAt:p.ModuleAt], append([]byte(mod), out[p.ModuleAt+len(p.Module):]...)...)

@@ -3,6 +3,7 @@ package pamconf
 import (
 	"fmt"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"pam_keyinit_go/keyinit"
@@ -72,6 +73,11 @@ func wrongStack(e Entry) []Finding {
 func (c Checker) moduleMissing(e Entry) []Finding {
 	file := ModuleFile(e.Module, c.ModuleDir)
 	if c.Exists(file) {
+		if core := filepath.Join(filepath.Dir(file), GoCore); filepath.Base(file) == GoModule && !c.Exists(core) {
+			return []Finding{{Pos: e.Pos, Severity: Error, Code: CodeModuleMissing,
+				Message: fmt.Sprintf("the Go core %s does not exist beside %s: every session the line should give a keyring gets none "+
+					"(the module logs \"cannot load the Go core\"); reinstall the package ('make install' places both files)", core, file)}}
+		}
 		return nil
 	}
 	if e.Silent {

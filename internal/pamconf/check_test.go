@@ -144,3 +144,30 @@ func TestTidyAndCount(t *testing.T) {
 		t.Errorf("String = %q", s)
 	}
 }
+
+// The module is two files: a front whose Go core is missing beside it gives
+// no session a keyring, and check says so.
+func TestCoreMissingBesideTheModule(t *testing.T) {
+	lines, bad := Parse("svc", []byte("session optional pam_keyinit_go.so force revoke\n"))
+	if len(bad) != 0 || len(lines) != 1 {
+		t.Fatalf("parse: %v %v", lines, bad)
+	}
+	e := Entry{Line: lines[0]}
+	for _, tc := range []struct {
+		exists map[string]bool
+		want   string
+	}{
+		{map[string]bool{"/sec/pam_keyinit_go.so": true, "/sec/pam_keyinit_go/core.so": true}, ""},
+		{map[string]bool{"/sec/pam_keyinit_go.so": true}, "the Go core /sec/pam_keyinit_go/core.so does not exist beside /sec/pam_keyinit_go.so"},
+		{map[string]bool{}, "module file /sec/pam_keyinit_go.so does not exist"},
+	} {
+		c := Checker{ModuleDir: "/sec", Exists: func(p string) bool { return tc.exists[p] }}
+		fs := c.moduleMissing(e)
+		switch {
+		case tc.want == "" && len(fs) != 0:
+			t.Errorf("with %v: findings %v; want none", tc.exists, fs)
+		case tc.want != "" && (len(fs) != 1 || fs[0].Severity != Error || !strings.Contains(fs[0].Message, tc.want)):
+			t.Errorf("with %v: findings %v; want one error saying %q", tc.exists, fs, tc.want)
+		}
+	}
+}
