@@ -245,15 +245,19 @@ func TestMigrateRefusesUnwritableFile(t *testing.T) {
 // reported otherwise; pam-auth-update's block is left; a module name on a
 // continuation line is found.
 func TestMigrateEdgeLines(t *testing.T) {
-	mods := t.TempDir()
+	mods, half := t.TempDir(), t.TempDir() // the module's two files; the front alone
 	os.WriteFile(filepath.Join(mods, "pam_keyinit_go.so"), nil, 0o644)
+	os.Mkdir(filepath.Join(mods, "pam_keyinit_go"), 0o755)
+	os.WriteFile(filepath.Join(mods, "pam_keyinit_go", "core.so"), nil, 0o644)
+	os.WriteFile(filepath.Join(half, "pam_keyinit_go.so"), nil, 0o644)
 	dir := t.TempDir()
 	src := "session optional " + mods + "/pam_keyinit.so force\n" +
 		"session optional /nonexistent/security/pam_keyinit.so revoke\n" +
 		"session\t[default=ignore]\t\\\n\tpam_keyinit.so\trevoke # keep\n" +
 		"# here are the per-package modules (the \"Primary\" block)\n" +
 		"session optional pam_keyinit.so\n" +
-		"# end of pam-auth-update config\n"
+		"# end of pam-auth-update config\n" +
+		"session optional " + half + "/pam_keyinit.so force\n"
 	os.WriteFile(filepath.Join(dir, "svc"), []byte(src), 0o644)
 	out, errOut, code := keyinitGo(t, append([]string{"migrate", "--pam-dir", dir}, migrateModuleFlags...)...)
 	if code != 1 {
@@ -269,7 +273,8 @@ func TestMigrateEdgeLines(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"svc:2: not migrated: the line names the module by absolute path and /nonexistent/security has no pam_keyinit_go.so",
+		"svc:2: not migrated: the line names the module by absolute path and /nonexistent/security/pam_keyinit_go.so and /nonexistent/security/pam_keyinit_go/core.so is missing",
+		"svc:8: not migrated: the line names the module by absolute path and " + half + "/pam_keyinit_go/core.so is missing",
 		"svc:6: not migrated: the line is in pam-auth-update's managed block",
 	} {
 		if !strings.Contains(errOut, want) {
