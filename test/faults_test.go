@@ -516,19 +516,8 @@ func TestFaultRevokeOfAKeyringAlreadyGone(t *testing.T) {
 			defer faultInvariants(t, u).Check(t, "after this case")
 			logs.Collect()
 			transaction(t, svc, u.Name, func(tx *pam.Transaction) {
-				before := threadIDs()
-				if err := tx.OpenSession(0); err != nil {
-					t.Errorf("open_session: %v", err)
-					return
-				}
-				made := checkSessionKeyring(t, u)
-				tc.break_(t, made.Serial)
-				if got := code(tx.CloseSession(0)); got != pamSuccess {
-					t.Errorf("close = %d; want PAM_SUCCESS", got)
-				}
-				checkIDsUnchanged(t, before, "after close")
-				if tc.check != nil {
-					tc.check(t, made.Serial)
+				if serial := faultOpenThenClose(t, tx, u, tc.break_); serial != 0 && tc.check != nil {
+					tc.check(t, serial)
 				}
 			})
 			if lines := faultLines(logs.Collect(), "pam_keyinit_go", svc.Name); len(lines) != 0 {
@@ -539,6 +528,25 @@ func TestFaultRevokeOfAKeyringAlreadyGone(t *testing.T) {
 	}
 
 	inv.Check(t, "after the revoke cases")
+}
+
+// faultOpenThenClose opens a session, runs between on the keyring it made,
+// and closes: close succeeds and leaves the thread's ids as they were. It
+// returns the keyring's serial, 0 if the open failed.
+func faultOpenThenClose(t *testing.T, tx *pam.Transaction, u harness.User, between func(t *testing.T, serial int)) int {
+	t.Helper()
+	before := threadIDs()
+	if err := tx.OpenSession(0); err != nil {
+		t.Errorf("open_session: %v", err)
+		return 0
+	}
+	made := checkSessionKeyring(t, u)
+	between(t, made.Serial)
+	if got := code(tx.CloseSession(0)); got != pamSuccess {
+		t.Errorf("close = %d; want PAM_SUCCESS", got)
+	}
+	checkIDsUnchanged(t, before, "after close")
+	return made.Serial
 }
 
 // TestFaultRevokeNotPossessed: the host replaced the session keyring before
@@ -570,22 +578,14 @@ func TestFaultRevokeNotPossessed(t *testing.T) {
 	defer close(release)
 	logs.Collect()
 	transaction(t, svc, u.Name, func(tx *pam.Transaction) {
-		before := threadIDs()
-		if err := tx.OpenSession(0); err != nil {
-			t.Errorf("open_session: %v", err)
-			return
-		}
-		made := checkSessionKeyring(t, u)
-		if _, err := unix.KeyctlInt(unix.KEYCTL_LINK, made.Serial, holder, 0, 0); err != nil {
-			t.Errorf("link into the holder: %v", err)
-		}
-		if _, err := unix.KeyctlJoinSessionKeyring("kig-other"); err != nil {
-			t.Errorf("join another keyring: %v", err)
-		}
-		if got := code(tx.CloseSession(0)); got != pamSuccess {
-			t.Errorf("close = %d; want PAM_SUCCESS", got)
-		}
-		checkIDsUnchanged(t, before, "after close")
+		faultOpenThenClose(t, tx, u, func(t *testing.T, serial int) {
+			if _, err := unix.KeyctlInt(unix.KEYCTL_LINK, serial, holder, 0, 0); err != nil {
+				t.Errorf("link into the holder: %v", err)
+			}
+			if _, err := unix.KeyctlJoinSessionKeyring("kig-other"); err != nil {
+				t.Errorf("join another keyring: %v", err)
+			}
+		})
 		if k := harness.Describe(harness.SessionKeyring); k.Name != "kig-other" || k.Revoked {
 			t.Errorf("close touched the thread's other keyring: %v", k)
 		}

@@ -138,6 +138,11 @@ func TestHostStateKeptAfterSession(t *testing.T) {
 					t.Errorf("changed by the module: %s", c)
 				}
 			}
+			// The runtime's threads stay out of the host's way: batch work
+			// on one CPU (README, "Threads").
+			if n, of, _ := strings.Cut(st.results["other threads batch on one cpu"], " of "); n != of || n == "0" {
+				t.Errorf("runtime threads batch on one CPU: %q; want all of them", st.results["other threads batch on one cpu"])
+			}
 			if n := st.threads(t, "after"); n > 1+maxRuntimeThreads {
 				t.Errorf("%d threads after the session; want at most %d (the host's one and the runtime's)", n, 1+maxRuntimeThreads)
 			}

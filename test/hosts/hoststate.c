@@ -17,6 +17,8 @@
  *   cpus             the calling thread's CPU affinity
  *   sched policy     the calling thread's scheduling policy
  *   threads          entries of /proc/self/task
+ * In session mode it also says how many of the other threads (the
+ * runtime's) are SCHED_BATCH and held to one CPU.
  * With HOSTSTATE_PROMPT=1 the module's pam_get_user asks the conversation for
  * the user, which prints the signal mask it runs with.
  * plus the PAM codes, the session keyring seen inside the session, whether
@@ -223,6 +225,31 @@ static void show_cpus(const char *when)
 	printf("%s sched policy: %d\n", when, sched_getscheduler(0));
 }
 
+/* How many of the other threads (the runtime's) are SCHED_BATCH and held
+ * to one CPU, of how many: "N of M". */
+static void show_other_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	int others = 0, batch_one_cpu = 0;
+
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+		cpu_set_t set;
+
+		if (de->d_name[0] == '.' || tid == self)
+			continue;
+		others++;
+		if (sched_getscheduler(tid) == SCHED_BATCH && sched_getaffinity(tid, sizeof(set), &set) == 0 &&
+		    CPU_COUNT(&set) == 1)
+			batch_one_cpu++;
+	}
+	if (d != NULL)
+		closedir(d);
+	printf("other threads batch on one cpu: %d of %d\n", batch_one_cpu, others);
+}
+
 static void show_state(const char *when)
 {
 	show_signals(when);
@@ -271,6 +298,7 @@ int main(int argc, char **argv)
 	if (session) {
 		printf("open: %d\n", pam_open_session(h, 0));
 		printf("threads in session: %d\n", threads());
+		show_other_threads();
 		show_session_keyring();
 		printf("close: %d\n", pam_close_session(h, 0));
 	} else {
