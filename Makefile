@@ -14,7 +14,7 @@ DESTDIR  ?=
 MODULE   := build/pam_keyinit_go.so
 CORE     := build/pam_keyinit_go/core.so
 FRONT_SOURCES := $(wildcard pam/front/*.c pam/front/*.h) pam/core_api.h pam/async_signals.h pam/front/pam_keyinit_go.map
-SOURCES  := $(wildcard pam/*.go pam/*.c pam/*.h keyinit/*.go) go.mod go.sum pam/core.map
+SOURCES  := $(wildcard pam/*.go pam/*.c pam/*.h pam/rt0/* keyinit/*.go) go.mod go.sum pam/core.map
 TOOL     := build/keyinit-go
 TOOL_SOURCES := $(wildcard cmd/keyinit-go/*.go cmd/keyinit-go/internal/*/*.go internal/*/*.go keyinit/*.go) go.mod go.sum
 # The C program "keyinit-go try" runs the PAM transaction in (never the Go
@@ -46,7 +46,7 @@ SECUREDIR := $(shell $(GO) run ./internal/pamdir/pam-module-dir)
 endif
 
 # Debian packages the build, the tests and the demo use.
-DEB_DEPS := gcc make patch libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps man-db groff-base lintian rpm rpmlint
+DEB_DEPS := gcc make patch strace libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps man-db groff-base lintian rpm rpmlint
 
 .PHONY: all deps test test-programs fuzz demo bench clean keyinit-go mutate
 all: $(MODULE) $(CORE) $(TOOL) $(HELPER)
@@ -62,10 +62,14 @@ $(MODULE): $(FRONT_SOURCES) build/securedir
 	    -o $@ $(filter %.c,$^) -s -Wl,--version-script=pam/front/pam_keyinit_go.map -Wl,-z,nodelete $(HARDEN_LDFLAGS) -lpam
 
 # go_core OUTPUT [TAGS]: the Go core, exporting only its C entry points.
+# -E: its .init_array entry is pam/rt0's, which leaves starting the runtime
+# to the front. --wrap: the runtime's calls of sigaction and pthread_create
+# go through pam/runtime_guard.c.
+CORE_LDFLAGS := -Wl,--wrap=sigaction -Wl,--wrap=pthread_create
 define go_core
 	@mkdir -p $(dir $(1))
 	CGO_ENABLED=1 $(GO) build $(if $(2),-tags $(2)) -buildmode=c-shared -trimpath \
-	    -ldflags "-s -w -X=runtime.godebugDefault=$(CORE_GODEBUG) -extldflags '-Wl,--version-script=$(CURDIR)/pam/core.map $(HARDEN_LDFLAGS)'" -o $(1) ./pam
+	    -ldflags "-s -w -E kig_core_rt0 -X=runtime.godebugDefault=$(CORE_GODEBUG) -extldflags '-Wl,--version-script=$(CURDIR)/pam/core.map $(CORE_LDFLAGS) $(HARDEN_LDFLAGS)'" -o $(1) ./pam
 	rm -f $(basename $(1)).h
 endef
 $(CORE): $(SOURCES)
@@ -100,7 +104,7 @@ deps:
 
 # C programs the integration tests run (test/hosts/*.c -> build/test/*).
 TEST_PROGRAMS := $(patsubst test/hosts/%.c,build/test/%,$(wildcard test/hosts/*.c))
-build/test/%: test/hosts/%.c test/hosts/keyquota.h
+build/test/%: test/hosts/%.c test/hosts/keyquota.h test/hosts/seccomp_rules.h
 	@mkdir -p build/test
 	$(CC) -O2 -Wall -Wextra -pthread -o $@ $< -lpam
 test-programs: $(TEST_PROGRAMS)

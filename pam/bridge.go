@@ -50,13 +50,17 @@ var _ = [1]struct{}{}[C.KIG_HOOK_ESTABLISH_CRED-C.int(keyinit.HookEstablishCred)
 // a panic into a PAM error: a Go panic that reached C would kill the host
 // (sshd, gdm).
 
-// kig_go_ready returns at once. Its only effect is the one every export has:
-// it waits until the runtime has finished starting (which it does on a
-// thread of its own), so that the front may then put back what it lent the
-// runtime for its start (the environment block, the signal handlers).
+// kig_go_ready waits, as every export does, until the runtime has finished
+// starting (which it does on a thread of its own), and makes it start the
+// thread it keeps for locked goroutines (LockOSThread starts it) now: so
+// every thread the runtime needs exists when the front's load ends, and is
+// made to block signals then (runtime_guard.c).
 //
 //export kig_go_ready
-func kig_go_ready() {}
+func kig_go_ready() {
+	runtime.LockOSThread()
+	runtime.UnlockOSThread()
+}
 
 // kig_go_init makes the session keyring for open_session (hook 0) or
 // setcred(PAM_ESTABLISH_CRED) (hook 1).

@@ -13,7 +13,7 @@
 #include <sys/types.h>
 #include <security/pam_modules.h>
 
-#define KIG_CORE_ABI 3
+#define KIG_CORE_ABI 4
 
 /* What one PAM handle remembers between hooks; the Go side is keyinit.State.
  * It lives in C memory attached to the handle with pam_set_data, so that it
@@ -34,11 +34,21 @@ struct kig_state {
 
 /* The core's entry points, all C (core_entry.c); only they are exported. */
 int kig_core_abi(void);
-/* 1 if the core's Go runtime was started in this very process; 0 in any
- * child forked or cloned from it, where Go can hang. *loader gets the pid
- * of the process that started it. */
+/* 1 if the core's Go runtime was started in this very process; 0 before it
+ * is started, and in any child forked or cloned from the process that
+ * started it, where Go can hang. *loader gets the pid of that process, or
+ * 0 if the runtime was never started (the caller may start it). */
 int kig_core_started_here(pid_t *loader);
-/* Returns once the runtime has finished starting. */
+/* Starts the runtime with argv (argc entries, NULL, the environment, NULL,
+ * the auxiliary vector), which must stay valid for the life of the process:
+ * the runtime keeps pointers into it. Returns 0 if the core has no runtime
+ * entry. Only the front calls it, once, after checking the runtime can run
+ * (front/preflight.c). */
+int kig_core_start(int argc, char **argv);
+/* Marks a fork() child (the front's atfork handler calls it). */
+void kig_core_forked(void);
+/* Returns once the runtime has finished starting, its threads blocking
+ * every signal (runtime_guard.c). */
 void kig_core_wait_started(void);
 /* Makes the session keyring (keyinit.Module.Init) on the calling thread. */
 int kig_core_init(pam_handle_t *pamh, int hook, int argc, const char **argv,

@@ -18,6 +18,8 @@
  *     zeroes in every child).
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -26,12 +28,13 @@
 
 #include "async_signals.h"
 #include "keyinit_pam.h"
+#include "runtime_guard.h"
 #include "_cgo_export.h"
 
 #define STARTED_TOKEN 0x6b69672d676f2131ULL  /* "kig-go!1" */
 
-static pid_t loader_pid;               /* the process the runtime started in */
-static volatile int forked;            /* set in every fork() child */
+static pid_t loader_pid;               /* the process the runtime started in; 0 before */
+static volatile int forked;            /* set in every fork() child after the start */
 static volatile uint64_t *wipe_page;   /* MADV_WIPEONFORK: zero in every child */
 
 /* The runtime's handlers of the synchronous faults, as its start left them
@@ -39,40 +42,45 @@ static volatile uint64_t *wipe_page;   /* MADV_WIPEONFORK: zero in every child *
 static const int fault_signals[] = { SIGSEGV, SIGBUS, SIGFPE };
 static void *runtime_fault_handler[3];
 
-/* In every fork() child: Go cannot run there, so a fault in the child's C
- * code must get the default action (a core dump), not the runtime's
- * handler, which would enter the runtime and could hang on a lock held by
- * a thread the child does not have. Only async-signal-safe calls here. */
-static void mark_forked(void)
+/* In every fork() child (the front's atfork handler calls it): Go cannot
+ * run there once the runtime has started in the parent, so a fault in the
+ * child's C code must get the default action (a core dump), not the
+ * runtime's handler, which would enter the runtime and could hang on a lock
+ * held by a thread the child does not have. Only async-signal-safe calls
+ * here. It is the front's handler, not one of the core's own, because the
+ * core registers none: pthread_atfork while the front loads the core would
+ * wait on glibc's fork lock, which a forking thread holds while it waits
+ * for that load to end. */
+void kig_core_forked(void)
 {
 	size_t i;
 
+	if (loader_pid == 0)
+		return;  /* no runtime yet: the child may start its own */
 	forked = 1;
 	for (i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++) {
 		struct sigaction now;
 
-		if (runtime_fault_handler[i] != NULL && sigaction(fault_signals[i], NULL, &now) == 0 &&
+		if (runtime_fault_handler[i] != NULL && __real_sigaction(fault_signals[i], NULL, &now) == 0 &&
 		    (void *)now.sa_sigaction == runtime_fault_handler[i]) {
 			now.sa_handler = SIG_DFL;
 			now.sa_flags = 0;
-			sigaction(fault_signals[i], &now, NULL);
+			__real_sigaction(fault_signals[i], &now, NULL);
 		}
 	}
 }
 
-/* Runs at dlopen, in the process whose runtime this is. A child made by
- * fork() runs the atfork handler; one made by a raw clone() does not, and in
- * a new pid namespace it may even have the loader's pid (1), but the kernel
- * hands it a zeroed copy of the wipe-on-fork page (Linux >= 4.14; on older
- * kernels only the pid and atfork tests remain). */
-__attribute__((constructor)) static void record_loader(void)
+/* Runs at dlopen. The runtime does not start then (pam/rt0): the front
+ * starts it later with kig_core_start, and only that process may enter Go.
+ * A child made by fork() is marked by kig_core_forked; one made by a raw
+ * clone() is not, and in a new pid namespace it may even have the starter's
+ * pid (1), but the kernel hands it a zeroed copy of the wipe-on-fork page
+ * (Linux >= 4.14; on older kernels only the pid and fork tests remain). */
+__attribute__((constructor)) static void watch_forks(void)
 {
-	void *page;
+	void *page = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	loader_pid = getpid();
-	pthread_atfork(NULL, NULL, mark_forked);
-	page = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (page == MAP_FAILED)
 		return;
 	if (madvise(page, (size_t)sysconf(_SC_PAGESIZE), MADV_WIPEONFORK) != 0) {
@@ -80,7 +88,6 @@ __attribute__((constructor)) static void record_loader(void)
 		return;
 	}
 	wipe_page = page;
-	*wipe_page = STARTED_TOKEN;
 }
 
 int kig_core_abi(void)
@@ -88,10 +95,72 @@ int kig_core_abi(void)
 	return KIG_CORE_ABI;
 }
 
+/* --- starting the runtime ----------------------------------------------- */
+
+/* pam/rt0: the runtime's entry, which the link puts in .init_array instead
+ * of the runtime's own, is recognised by its first instruction (48 b8 and
+ * this immediate) and started with this value as its third argument. */
+#define RT0_MAGIC 0x2131746f72676b69ULL
+
+typedef void (*rt0_entry)(long argc, char **argv, unsigned long long magic);
+
+struct rt0_search {
+	const void *base;    /* this object's load address */
+	rt0_entry entry;
+};
+
+static int find_rt0(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct rt0_search *s = data;
+	const ElfW(Dyn) *d = NULL;
+	const uintptr_t *init = NULL;
+	size_t n = 0, i;
+
+	(void)size;
+	if ((const void *)info->dlpi_addr != s->base)
+		return 0;
+	for (i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+			d = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+	for (; d != NULL && d->d_tag != DT_NULL; d++) {
+		if (d->d_tag == DT_INIT_ARRAY)
+			init = (const uintptr_t *)(info->dlpi_addr + d->d_un.d_ptr);
+		else if (d->d_tag == DT_INIT_ARRAYSZ)
+			n = d->d_un.d_val / sizeof(uintptr_t);
+	}
+	for (i = 0; init != NULL && i < n; i++) {
+		const unsigned char *code = (const unsigned char *)init[i];
+		unsigned long long imm;
+
+		memcpy(&imm, code + 2, sizeof(imm));
+		if (code[0] == 0x48 && code[1] == 0xb8 && imm == RT0_MAGIC)
+			s->entry = (rt0_entry)init[i];
+	}
+	return 1;
+}
+
+int kig_core_start(int argc, char **argv)
+{
+	struct rt0_search s = { NULL, NULL };
+	Dl_info self;
+
+	if (dladdr((void *)&kig_core_start, &self) == 0)
+		return 0;
+	s.base = self.dli_fbase;
+	dl_iterate_phdr(find_rt0, &s);
+	if (s.entry == NULL)
+		return 0;
+	loader_pid = getpid();
+	if (wipe_page != NULL)
+		*wipe_page = STARTED_TOKEN;
+	s.entry(argc, argv, RT0_MAGIC);
+	return 1;
+}
+
 int kig_core_started_here(pid_t *loader)
 {
 	*loader = loader_pid;
-	if (forked || getpid() != loader_pid)
+	if (loader_pid == 0 || forked || getpid() != loader_pid)
 		return 0;
 	return wipe_page == NULL || *wipe_page == STARTED_TOKEN;
 }
@@ -158,10 +227,11 @@ void kig_core_wait_started(void)
 	enter_go(&c);
 	kig_go_ready();
 	leave_go(&c);
+	kig_block_runtime_threads();
 	for (i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++) {
 		struct sigaction now;
 
-		if (sigaction(fault_signals[i], NULL, &now) == 0 && (now.sa_flags & SA_SIGINFO))
+		if (__real_sigaction(fault_signals[i], NULL, &now) == 0 && (now.sa_flags & SA_SIGINFO))
 			runtime_fault_handler[i] = (void *)now.sa_sigaction;
 	}
 }
@@ -175,5 +245,6 @@ int kig_core_init(pam_handle_t *pamh, int hook, int argc, const char **argv,
 	enter_go(&c);
 	rc = kig_go_init(pamh, hook, argc, (char **)argv, st);
 	leave_go(&c);
+	kig_block_runtime_threads();  /* a thread the runtime made meanwhile */
 	return rc;
 }

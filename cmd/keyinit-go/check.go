@@ -2,8 +2,10 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"sort"
 
+	"pam_keyinit_go/internal/limitsconf"
 	"pam_keyinit_go/internal/pamconf"
 )
 
@@ -13,6 +15,8 @@ func runCheck(c *cmdline, args []string) int {
 	strict := c.flags.Bool("strict", false, "exit 1 on warnings too")
 	dirs := c.pamFlags("where services and relative includes are, as `DIR` for libpam",
 		"the system PAM module `DIR` for relative module names (default: found by looking for pam_permit.so)")
+	limitsFile := c.flags.String("limits", limitsconf.DefaultFile,
+		"pam_limits.so's main `FILE` for its lines without conf=; the limits.d directory beside it is read too")
 	pos, code, ok := c.parse(args, nil)
 	if !ok {
 		return code
@@ -22,7 +26,8 @@ func runCheck(c *cmdline, args []string) int {
 		return c.fail(err)
 	}
 
-	rep := checkAll(targets, *dirs.pamDir, *dirs.moduleDir, os.ReadFile)
+	limits := &limitsconf.Loader{Main: *limitsFile, ReadFile: os.ReadFile, Glob: filepath.Glob}
+	rep := checkAll(targets, *dirs.pamDir, *dirs.moduleDir, limits, os.ReadFile)
 
 	printReport(c.stdout, *jsonOut, &rep)
 	if rep.Errors > 0 || *strict && rep.Warnings > 0 {
@@ -31,12 +36,16 @@ func runCheck(c *cmdline, args []string) int {
 	return exitOK
 }
 
-// checkAll checks the targets, reading files with read: os.ReadFile, or
-// for "migrate --apply" the files as they would be after the change.
-func checkAll(targets []checkTarget, pamDir, moduleDir string, read func(string) ([]byte, error)) checkReport {
+// checkAll checks the targets, reading pam.d files with read: os.ReadFile,
+// or for "migrate --apply" the files as they would be after the change.
+// limits reads pam_limits' files; nil skips the rule that needs them.
+func checkAll(targets []checkTarget, pamDir, moduleDir string, limits *limitsconf.Loader, read func(string) ([]byte, error)) checkReport {
 	rep := checkReport{PamDir: pamDir, ModuleDir: moduleDir, Services: []string{}, Lines: []keyinitLine{}}
+	if limits != nil {
+		rep.LimitsFile = limits.Main
+	}
 	loader := pamconf.Loader{Dir: pamDir, ReadFile: read, RealPath: realPath}
-	checker := pamconf.Checker{ModuleDir: moduleDir, Exists: fileExists}
+	checker := pamconf.Checker{ModuleDir: moduleDir, Exists: fileExists, Limits: limits}
 	lines := map[pamconf.Pos]*keyinitLine{}
 	var findings []pamconf.Finding
 	for _, t := range targets {

@@ -10,13 +10,14 @@ import (
 
 // checkReport is what "check" prints; its JSON form is the --json output.
 type checkReport struct {
-	PamDir    string            `json:"pam_dir"`
-	ModuleDir string            `json:"module_dir"`
-	Services  []string          `json:"services"`
-	Lines     []keyinitLine     `json:"lines"` // every keyinit line seen
-	Findings  []pamconf.Finding `json:"findings"`
-	Errors    int               `json:"errors"`
-	Warnings  int               `json:"warnings"`
+	PamDir     string            `json:"pam_dir"`
+	ModuleDir  string            `json:"module_dir"`
+	LimitsFile string            `json:"limits_file,omitempty"` // pam_limits' main file (--limits)
+	Services   []string          `json:"services"`
+	Lines      []keyinitLine     `json:"lines"` // every keyinit line seen
+	Findings   []pamconf.Finding `json:"findings"`
+	Errors     int               `json:"errors"`
+	Warnings   int               `json:"warnings"`
 }
 
 type keyinitLine struct {

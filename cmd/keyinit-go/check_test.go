@@ -10,7 +10,7 @@ import (
 	"pam_keyinit_go/test/harness"
 )
 
-var fixtureFlags = []string{"--pam-dir", "testdata/pam.d", "--module-dir", "testdata/modules"}
+var fixtureFlags = []string{"--pam-dir", "testdata/pam.d", "--module-dir", "testdata/modules", "--limits", "testdata/limits/limits.conf"}
 
 func checkJSON(t *testing.T, args ...string) (checkReport, int) {
 	t.Helper()
@@ -155,5 +155,36 @@ func TestCheckSystemService(t *testing.T) {
 	}
 	if !strings.HasSuffix(rep.ModuleDir, "/security") || !strings.Contains(rep.Findings[2].Message, rep.ModuleDir+"/pam_kig_nonexistent/pam_keyinit.so") {
 		t.Errorf("module dir %q, message %q", rep.ModuleDir, rep.Findings[2].Message)
+	}
+}
+
+// pam_limits.so before the keyinit line (login) and after it (sshd), with
+// limits.conf and limits.d from --limits: one warning per low entry and
+// service; cron has no pam_limits.
+func TestCheckLimits(t *testing.T) {
+	args := []string{"check", "--pam-dir", "testdata/limits/pam.d", "--module-dir", "testdata/modules", "--limits", "testdata/limits/limits.conf"}
+	var rep checkReport
+	if code := keyinitGoJSON(t, &rep, args...); code != 0 {
+		t.Errorf("exit %d; want 0 (warnings only)", code)
+	}
+	got := findingKeys(rep)
+	for i, f := range rep.Findings {
+		got[i] += " " + f.Service
+	}
+	want := []string{
+		"testdata/limits/limits.conf:2 warning low-limit login",
+		"testdata/limits/limits.conf:2 warning low-limit-after sshd",
+		"testdata/limits/limits.d/20-staff.conf:1 warning low-limit login",
+		"testdata/limits/limits.d/20-staff.conf:1 warning low-limit-after sshd",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if rep.LimitsFile != "testdata/limits/limits.conf" {
+		t.Errorf("limits_file %q", rep.LimitsFile)
+	}
+	out, _, code := keyinitGo(t, append(args, "--strict", "login")...)
+	if code != 1 || !strings.Contains(out, "testdata/limits/limits.conf:2: warning: service login: pam_limits.so (testdata/limits/pam.d/login:2) runs before pam_keyinit_go.so and sets the hard as limit of alice to 600000 KiB") {
+		t.Errorf("check --strict login: exit %d; want 1 and the as warning for alice:\n%s", code, out)
 	}
 }

@@ -67,7 +67,7 @@ failed; 2 for bad usage, an unknown user or service, or pam_start failing.
 	{
 		name:     "check",
 		run:      runCheck,
-		synopsis: "[--json] [--strict] [--pam-dir DIR] [--module-dir DIR] [FILE|SERVICE...]",
+		synopsis: "[--json] [--strict] [--pam-dir DIR] [--module-dir DIR] [--limits FILE] [FILE|SERVICE...]",
 		summary: `read pam.d files (all of /etc/pam.d by default), following includes, and
         report problems with their pam_keyinit lines as file:line findings`,
 		help: `Reads PAM service files the way libpam does (comments, "\" continuations,
@@ -97,11 +97,19 @@ pam_keyinit_go.so lines and reports, as FILE:LINE: SEVERITY: MESSAGE [CODE]:
                      keyring: sshd, login, systemd-user, gdm*, lightdm*,
                      sddm*, xrdp-sesman, cockpit; these want "force revoke"
     duplicate        the same module twice in one stack
+    low-limit        pam_limits.so runs before pam_keyinit_go.so and sets as,
+                     data or stack for some domain outside what the module's
+                     Go runtime needs: the module refuses to start it there
+    low-limit-after  pam_limits.so runs after it and sets as or data below
+                     what the process holds once the runtime started: the
+                     process's later memory mappings fail
 
 A line in an included file is reported once, with the services it affects in
 the message where that matters. An argument with a "/" is a file (its name is
 the service name); one without is a service in --pam-dir. With no arguments,
-every file in --pam-dir is checked.
+every file in --pam-dir is checked. The limits are read as pam_limits reads
+them: --limits and then limits.d/*.conf beside it, or only the file a
+pam_limits.so line names with conf=.
 
 Exit status: 0 no errors (warnings allowed, unless --strict); 1 errors (or
 warnings with --strict); 2 bad usage or unreadable arguments.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"pam_keyinit_go/internal/limitsconf"
 	"pam_keyinit_go/keyinit"
 )
 
@@ -13,6 +14,9 @@ import (
 type Checker struct {
 	ModuleDir string                 // the system PAM module directory
 	Exists    func(path string) bool // whether a module file exists
+	// Limits reads what pam_limits.so lines set (limits.go); nil skips
+	// that rule.
+	Limits *limitsconf.Loader
 }
 
 // Check returns the findings for svc's pam_keyinit.so and pam_keyinit_go.so
@@ -31,7 +35,7 @@ func (c Checker) Check(svc Service) []Finding {
 	for _, typ := range []string{"auth", "session"} {
 		fs = append(fs, stackOrder(svc.Name, svc.Stack(typ))...)
 	}
-	return fs
+	return append(fs, c.runtimeLimits(svc)...)
 }
 
 func unknownOptions(e Entry) []Finding {
@@ -61,7 +65,7 @@ func wrongStack(e Entry) []Finding {
 				"for a session keyring per session, list it as \"session optional %s ...\"", name, name)}}
 	}
 	hook := map[string]string{"account": "pam_sm_acct_mgmt", "password": "pam_sm_chauthtok"}[e.Type]
-	if failsOnModuleUnknown(e.Control) {
+	if failsOn(e.Control, "module_unknown") {
 		return []Finding{{Pos: e.Pos, Severity: Error, Code: CodeWrongStack,
 			Message: fmt.Sprintf("%s has no %s: libpam returns PAM_MODULE_UNKNOWN for it and control %q fails every %s call of this service; remove the line or move it to the session stack",
 				name, hook, e.Control, e.Type)}}
@@ -85,7 +89,7 @@ func (c Checker) moduleMissing(e Entry) []Finding {
 			Message: fmt.Sprintf("module file %s does not exist: libpam skips this \"-%s\" line quietly, so sessions get no keyring from it", file, e.Type)}}
 	}
 	effect := "sessions get no keyring from it"
-	if failsOnModuleUnknown(e.Control) {
+	if failsOn(e.Control, "module_unknown") {
 		effect = fmt.Sprintf("under control %q every %s call of the service fails (PAM_MODULE_UNKNOWN)", e.Control, e.Type)
 	}
 	return []Finding{{Pos: e.Pos, Severity: Error, Code: CodeModuleMissing,
@@ -146,22 +150,23 @@ func stackOrder(service string, stack []Entry) []Finding {
 	return fs
 }
 
-// failsOnModuleUnknown says whether a control turns PAM_MODULE_UNKNOWN (a
-// module without the hook) into a failure of the stack.
-func failsOnModuleUnknown(control string) bool {
+// failsOn says whether a control turns a module's return value (libpam's
+// name for it in "[value=action]": module_unknown for a module without the
+// hook, session_err, ...) into a failure of the stack.
+func failsOn(control, value string) bool {
 	switch control {
 	case "required", "requisite":
 		return true
 	case "sufficient", "optional":
 		return false
 	}
-	// "[value=action ...]": module_unknown's action, else default's; libpam
-	// makes values that are not given "bad".
+	// "[value=action ...]": value's action, else default's; libpam makes
+	// values that are not given "bad".
 	action := "bad"
 	for _, kv := range strings.Fields(strings.Trim(control, "[]")) {
 		k, v, _ := strings.Cut(kv, "=")
 		switch strings.ToLower(k) {
-		case "module_unknown":
+		case value:
 			return isFailure(v)
 		case "default":
 			action = v

@@ -65,6 +65,8 @@ const (
 	CodeDuplicate     = "duplicate"
 	CodeNoRevoke      = "no-revoke"
 	CodeNoForce       = "no-force"
+	CodeLowLimit      = "low-limit"       // pam_limits before the line: the module refuses
+	CodeLowLimitAfter = "low-limit-after" // pam_limits after it: the process's mappings fail
 )
 
 // Tidy sorts findings by file, line and code and drops repeats: a line in

@@ -59,7 +59,7 @@ func TestParseBadLines(t *testing.T) {
 	}
 }
 
-func TestFailsOnModuleUnknown(t *testing.T) {
+func TestFailsOn(t *testing.T) {
 	for control, want := range map[string]bool{
 		"required":                            true,
 		"requisite":                           true,
@@ -71,10 +71,14 @@ func TestFailsOnModuleUnknown(t *testing.T) {
 		"[module_unknown=ignore default=bad]": false,
 		"[default=ignore module_unknown=BAD]": true,
 		"[success=1 default=2]":               false,
+		"[MODULE_UNKNOWN=bad default=ignore]": true,
 	} {
-		if got := failsOnModuleUnknown(control); got != want {
-			t.Errorf("failsOnModuleUnknown(%q) = %t; want %t", control, got, want)
+		if got := failsOn(control, "module_unknown"); got != want {
+			t.Errorf("failsOn(%q, module_unknown) = %t; want %t", control, got, want)
 		}
+	}
+	if failsOn("[session_err=ignore default=bad]", "module_unknown") == failsOn("[session_err=ignore default=bad]", "session_err") {
+		t.Errorf("failsOn does not tell return values apart")
 	}
 }
 

@@ -225,8 +225,26 @@ static void show_cpus(const char *when)
 	printf("%s sched policy: %d\n", when, sched_getscheduler(0));
 }
 
+/* The blocked-signal mask of thread tid, as /proc shows it (hex). */
+static void thread_sigblk(pid_t tid, char *out, size_t size)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(out, size, "?");
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	f = fopen(path, "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "SigBlk:\t", 8) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(out, size, "%.16s", line + 8);
+		}
+	if (f != NULL)
+		fclose(f);
+}
+
 /* How many of the other threads (the runtime's) are SCHED_BATCH and held
- * to one CPU, of how many: "N of M". */
+ * to one CPU, of how many: "N of M"; and the signals each blocks. */
 static void show_other_threads(void)
 {
 	DIR *d = opendir("/proc/self/task");
@@ -241,9 +259,13 @@ static void show_other_threads(void)
 		if (de->d_name[0] == '.' || tid == self)
 			continue;
 		others++;
+		char blk[32];
+
 		if (sched_getscheduler(tid) == SCHED_BATCH && sched_getaffinity(tid, sizeof(set), &set) == 0 &&
 		    CPU_COUNT(&set) == 1)
 			batch_one_cpu++;
+		thread_sigblk(tid, blk, sizeof(blk));
+		printf("other thread blocks: %s\n", blk);
 	}
 	if (d != NULL)
 		closedir(d);

@@ -1,0 +1,38 @@
+// Package runtimefloor is what the Go core's runtime needs from the process
+// that starts it (floor.h, which the C front includes too): the limits below
+// which the front refuses to start it, and "keyinit-go check" warns.
+package runtimefloor
+
+import (
+	_ "embed"
+	"strconv"
+	"strings"
+)
+
+//go:embed floor.h
+var header string
+
+// The floor, in KiB or threads (floor.h says what each is).
+var (
+	AddressSpaceKiB = define("KIG_FLOOR_AS_KIB")
+	DataKiB         = define("KIG_FLOOR_DATA_KIB")
+	StackMinKiB     = define("KIG_FLOOR_STACK_MIN_KIB")
+	StackMaxKiB     = define("KIG_FLOOR_STACK_MAX_KIB")
+	Threads         = define("KIG_FLOOR_THREADS")
+	MemoryKiB       = define("KIG_FLOOR_MEMORY_KIB")
+	HostKiB         = define("KIG_FLOOR_HOST_KIB")
+)
+
+// define returns the value of "#define NAME VALUE" in floor.h; a name it
+// lacks is a build mistake, caught by the package's test, not at run time.
+func define(name string) uint64 {
+	for _, line := range strings.Split(header, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[0] == "#define" && f[1] == name {
+			if v, err := strconv.ParseUint(f[2], 10, 64); err == nil {
+				return v
+			}
+		}
+	}
+	panic("runtimefloor: floor.h has no #define " + name)
+}

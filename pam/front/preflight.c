@@ -1,0 +1,300 @@
+/* Whether the Go runtime can start, and run to the end, in this process.
+ *
+ * A Go runtime that cannot get what it needs does not fail: it writes
+ * "fatal error: ..." to fd 2 and ends the whole process, whatever the PAM
+ * stack says (`optional` included). pam_keyinit.so needs a few pages and no
+ * thread, so under the same limits the host would have opened the session.
+ * So before it starts the runtime the front checks what the runtime needs,
+ * as far as a process can know it, and otherwise fails the hook with one
+ * line that says which limit, its value, what the runtime needs and what to
+ * do. The needs are in internal/runtimefloor/floor.h, measured by
+ * test/floor_test.go. Each check tries the real thing where it can:
+ *   - address space (RLIMIT_AS) and data (RLIMIT_DATA): a mapping as large
+ *     as the runtime reserves, made and unmade;
+ *   - the seccomp filter: seccomp_probe.c;
+ *   - the stack glibc gives new threads (from RLIMIT_STACK): within bounds;
+ *   - threads (RLIMIT_NPROC, a pids cgroup, a huge stack): as many threads
+ *     as the runtime makes, made with the attributes it uses, then ended;
+ *   - a memory cgroup (v1 or v2) with too little left: read from its files.
+ * Only processes that have not started the runtime are checked, once per
+ * hook that would start it; after its start nothing more is needed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <security/pam_ext.h>
+
+#include "../../internal/runtimefloor/floor.h"
+#include "front.h"
+
+#define KIB 1024UL
+
+static const char fail[] = "cannot start the Go core's runtime, so no session keyring is made: ";
+
+static unsigned long long kib(rlim_t v)
+{
+	return (unsigned long long)(v / KIB);
+}
+
+/* The process's mapped address space (VmSize) in KiB, 0 if unknown. */
+static unsigned long long mapped_kib(void)
+{
+	char buf[128];
+	unsigned long long pages = 0;
+	ssize_t n;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	sscanf(buf, "%llu", &pages);
+	return pages * (unsigned long long)sysconf(_SC_PAGESIZE) / KIB;
+}
+
+/* Whether a mapping of size bytes with prot can be made now. */
+static int can_map(size_t size, int prot)
+{
+	void *p = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return 0;
+	munmap(p, size);
+	return 1;
+}
+
+/* The stack glibc gives a thread made with default attributes, as the
+ * runtime's are. */
+static size_t thread_stack(void)
+{
+	pthread_attr_t a;
+	size_t size = 0;
+
+	if (pthread_getattr_default_np(&a) == 0) {
+		pthread_attr_getstacksize(&a, &size);
+		pthread_attr_destroy(&a);
+	}
+	return size;
+}
+
+static int stack_fits(pam_handle_t *pamh, size_t stack)
+{
+	struct rlimit rl;
+
+	if (stack >= KIG_FLOOR_STACK_MIN_KIB * KIB && stack <= KIG_FLOOR_STACK_MAX_KIB * KIB)
+		return 1;
+	getrlimit(RLIMIT_STACK, &rl);
+	pam_syslog(pamh, LOG_ERR,
+		   "%snew threads get %zu KiB stacks (from the stack limit, RLIMIT_STACK, of %llu KiB) "
+		   "and the runtime needs between %u and %u KiB: set the stack limit (ulimit -s, "
+		   "limits.conf \"stack\") within that range or to unlimited", fail,
+		   stack / KIB, rl.rlim_cur == RLIM_INFINITY ? 0ULL : kib(rl.rlim_cur),
+		   KIG_FLOOR_STACK_MIN_KIB, KIG_FLOOR_STACK_MAX_KIB);
+	return 0;
+}
+
+static int memory_fits(pam_handle_t *pamh, size_t stack)
+{
+	size_t as = KIG_FLOOR_AS_KIB * KIB + KIG_FLOOR_THREADS * stack;
+	struct rlimit rl;
+
+	if (!can_map(as, PROT_NONE)) {
+		getrlimit(RLIMIT_AS, &rl);
+		pam_syslog(pamh, LOG_ERR,
+			   "%sthe address space limit (RLIMIT_AS) of %llu KiB leaves less than the %zu KiB "
+			   "the runtime reserves beyond the %llu KiB this process maps: raise it (ulimit -v, "
+			   "limits.conf \"as\", LimitAS=) to unlimited or at least %llu KiB", fail,
+			   rl.rlim_cur == RLIM_INFINITY ? 0ULL : kib(rl.rlim_cur), as / KIB, mapped_kib(),
+			   mapped_kib() + as / KIB + KIG_FLOOR_HOST_KIB);
+		return 0;
+	}
+	if (!can_map(KIG_FLOOR_DATA_KIB * KIB, PROT_READ | PROT_WRITE)) {
+		getrlimit(RLIMIT_DATA, &rl);
+		pam_syslog(pamh, LOG_ERR,
+			   "%sthe data limit (RLIMIT_DATA) of %llu KiB leaves less than the %u KiB of private "
+			   "memory the runtime maps beyond this process's own: raise it (ulimit -d, "
+			   "limits.conf \"data\") to unlimited or by at least %u KiB", fail,
+			   rl.rlim_cur == RLIM_INFINITY ? 0ULL : kib(rl.rlim_cur), KIG_FLOOR_DATA_KIB,
+			   KIG_FLOOR_DATA_KIB + KIG_FLOOR_HOST_KIB);
+		return 0;
+	}
+	return 1;
+}
+
+/* --- threads ------------------------------------------------------------ */
+
+struct thread_probe {
+	pthread_mutex_t lock;
+	pthread_cond_t all_made;
+	int go;
+};
+
+static void *wait_for_all(void *arg)
+{
+	struct thread_probe *t = arg;
+
+	pthread_mutex_lock(&t->lock);
+	while (!t->go)
+		pthread_cond_wait(&t->all_made, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+/* Makes as many threads as the runtime will, all alive at once, with every
+ * signal blocked (none of the host's lands on them), and ends them. */
+static int threads_fit(pam_handle_t *pamh)
+{
+	struct thread_probe t = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+	pthread_t th[KIG_FLOOR_THREADS];
+	sigset_t all, old;
+	int n, err = 0;
+	struct rlimit rl;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (n = 0; n < KIG_FLOOR_THREADS; n++)
+		if ((err = pthread_create(&th[n], NULL, wait_for_all, &t)) != 0)
+			break;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_lock(&t.lock);
+	t.go = 1;
+	pthread_cond_broadcast(&t.all_made);
+	pthread_mutex_unlock(&t.lock);
+	while (n-- > 0)
+		pthread_join(th[n], NULL);
+	if (err == 0)
+		return 1;
+	getrlimit(RLIMIT_NPROC, &rl);
+	pam_syslog(pamh, LOG_ERR,
+		   "%scould not make the %d threads it needs (%s): raise the process limit of uid %u "
+		   "(RLIMIT_NPROC, now %llu; ulimit -u, limits.conf \"nproc\") or the pids.max of "
+		   "this process's pids cgroup, or lower a huge stack limit (ulimit -s)", fail,
+		   KIG_FLOOR_THREADS, strerror(err), (unsigned)getuid(),
+		   rl.rlim_cur == RLIM_INFINITY ? 0ULL : (unsigned long long)rl.rlim_cur);
+	return 0;
+}
+
+/* --- memory cgroup ------------------------------------------------------ */
+
+static int read_u64(const char *path, unsigned long long *v)
+{
+	char buf[64];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (strncmp(buf, "max", 3) == 0) {
+		*v = ULLONG_MAX;
+		return 1;
+	}
+	return sscanf(buf, "%llu", v) == 1;
+}
+
+/* The least memory left, in bytes, in the cgroup at dir (under root) and
+ * every cgroup above it: limit minus usage, from files limit and usage. */
+static unsigned long long least_left(const char *root, char *dir, const char *limit, const char *usage,
+				     char *where, size_t where_size)
+{
+	unsigned long long least = ULLONG_MAX;
+
+	for (;;) {
+		char path[PATH_MAX];
+		unsigned long long max, cur;
+		char *slash;
+
+		if (snprintf(path, sizeof(path), "%s%s/%s", root, dir, limit) < (int)sizeof(path) &&
+		    read_u64(path, &max) &&
+		    snprintf(path, sizeof(path), "%s%s/%s", root, dir, usage) < (int)sizeof(path) &&
+		    read_u64(path, &cur) && max != ULLONG_MAX) {
+			unsigned long long left = max > cur ? max - cur : 0;
+
+			if (left < least) {
+				least = left;
+				snprintf(where, where_size, "%s%s", root, dir);
+			}
+		}
+		slash = strrchr(dir, '/');
+		if (slash == NULL || dir[0] == '\0')
+			return least;
+		*slash = '\0';
+	}
+}
+
+/* Where cgroup v2 is: beside v1 (systemd's hybrid layout) or alone. */
+static const char *unified_root(void)
+{
+	int fd = open("/sys/fs/cgroup/unified", O_PATH | O_CLOEXEC);
+
+	if (fd < 0)
+		return "/sys/fs/cgroup";
+	close(fd);
+	return "/sys/fs/cgroup/unified";
+}
+
+static int cgroup_memory_fits(pam_handle_t *pamh)
+{
+	char line[PATH_MAX + 64], where[PATH_MAX] = "";
+	unsigned long long least = ULLONG_MAX, left;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	if (f == NULL)
+		return 1;  /* no /proc: nothing to read */
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *ctrl = strchr(line, ':'), *dir;
+
+		if (ctrl == NULL || (dir = strchr(ctrl + 1, ':')) == NULL)
+			continue;
+		*dir++ = '\0';
+		dir[strcspn(dir, "\n")] = '\0';
+		if (strcmp(dir, "/") == 0)
+			dir[0] = '\0';
+		if (strcmp(ctrl + 1, "memory") == 0)
+			left = least_left("/sys/fs/cgroup/memory", dir, "memory.limit_in_bytes",
+					  "memory.usage_in_bytes", where, sizeof(where));
+		else if (ctrl[1] == '\0')
+			left = least_left(unified_root(), dir, "memory.max", "memory.current", where, sizeof(where));
+		else
+			continue;
+		if (left < least)
+			least = left;
+	}
+	fclose(f);
+	if (least >= KIG_FLOOR_MEMORY_KIB * KIB)
+		return 1;
+	pam_syslog(pamh, LOG_ERR,
+		   "%sthe memory cgroup %s has %llu KiB left under its limit and the runtime needs about "
+		   "%u KiB as it starts (past the limit the kernel's OOM killer would end this process): "
+		   "raise that cgroup's memory limit (memory.max, memory.limit_in_bytes, MemoryMax=)",
+		   fail, where, least / KIB, KIG_FLOOR_MEMORY_KIB);
+	return 0;
+}
+
+int kig_runtime_can_start(pam_handle_t *pamh)
+{
+	size_t stack = thread_stack();
+
+	/* The probe first: until it has run, only calls every host makes
+	 * (mmap, open, read) are made. Threads last: they need clone3. */
+	return kig_seccomp_allows_runtime(pamh) && stack_fits(pamh, stack) && memory_fits(pamh, stack) &&
+	       cgroup_memory_fits(pamh) && threads_fit(pamh);
+}

@@ -1,0 +1,306 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"pam_keyinit_go/internal/runtimefloor"
+	"pam_keyinit_go/test/harness"
+)
+
+// The hostile-conditions matrix (README and pam_keyinit_go(8), "What the
+// module does to the process that loads it"): a C host (test/hosts/hostile.c)
+// opens and closes a session under one hostile condition at a time, with our
+// module and, for reference, pam_keyinit.so. A Go runtime that cannot get
+// what it needs ends its host; the module must check first and refuse
+// instead. For every row, with our module:
+//   - the host is alive afterwards and finished the transaction;
+//   - nothing reached its fds 0-2 (or the file they point to);
+//   - its ids, capabilities, signal dispositions and mask are as before
+//     (but the fault handlers the runtime may keep);
+//   - the open either made the user's _ses, or failed with PAM_SESSION_ERR
+//     and exactly one LOG_ERR line from the module, or failed as it did with
+//     pam_keyinit.so (libpam itself cannot work under the condition).
+
+type hostileRow struct {
+	name    string
+	prefix  func(t *testing.T) []string // commands the host runs under
+	seccomp string                      // rules the host installs after pam_start
+	fds     string                      // "", "closed" or "file"
+}
+
+type hostileOutcome string
+
+const (
+	opened  hostileOutcome = "opened"
+	refused hostileOutcome = "refused"
+	died    hostileOutcome = "died"
+)
+
+func prlimit(arg string) func(*testing.T) []string {
+	return func(*testing.T) []string { return []string{"prlimit", arg, "--"} }
+}
+
+func kibArg(item string, kib uint64) string {
+	b := strconv.FormatUint(kib*1024, 10)
+	return "--" + item + "=" + b + ":" + b
+}
+
+// The calls the runtime, its thread creation and the front make that a host
+// running pam_keyinit.so may not, each with the three ways a filter refuses.
+// Not here: a kill on mmap, clone, wait4, openat, read or close, which the
+// front's seccomp probe needs itself, and which every PAM host makes anyway
+// (libpam reads its files, glibc's malloc and dlopen map memory, su, login
+// and sshd fork and wait); nor a kill on munmap, which the test host makes
+// itself after the session (pam_keyinit.so's host dies of it too).
+var seccompRowCalls = []string{
+	"clone3", "clone", "exit", "munmap", "mprotect", "madvise", "sigaltstack", "rt_sigaction",
+	"rt_sigreturn", "futex", "nanosleep", "gettid", "getpid", "tgkill", "sched_getaffinity",
+	"sched_setaffinity", "sched_getscheduler", "sched_setscheduler", "getcpu", "sched_yield",
+	"getrandom", "rseq", "set_robust_list", "getresuid", "setresuid", "setresgid", "capget",
+	"prlimit64", "keyctl",
+}
+
+var notKilledOn = map[string]bool{"clone": true, "wait4": true, "mmap": true, "munmap": true}
+
+func hostileRows() []hostileRow {
+	var rows []hostileRow
+	for _, kib := range []uint64{4096, 16384, 65536, 131072, 262144, 524288, 900000, 1048576, 1200000,
+		1225000, 1250000, 1275000, 1300000, 1325000, 1400000, 1572864, 1700000, 2097152} {
+		rows = append(rows, hostileRow{name: fmt.Sprintf("RLIMIT_AS %d KiB", kib), prefix: prlimit(kibArg("as", kib))})
+	}
+	for _, mib := range []uint64{1, 2, 4, 8, 16, 32, 64, 74, 100, 128} {
+		rows = append(rows, hostileRow{name: fmt.Sprintf("RLIMIT_DATA %d MiB", mib), prefix: prlimit(kibArg("data", mib*1024))})
+	}
+	for _, s := range []string{"64", "256", "1024", "8192", "1048576", "16777216", "100000000", "unlimited"} {
+		arg := "--stack=unlimited"
+		if s != "unlimited" {
+			n, _ := strconv.ParseUint(s, 10, 64)
+			arg = kibArg("stack", n)
+		}
+		rows = append(rows, hostileRow{name: "RLIMIT_STACK " + s + " KiB", prefix: prlimit(arg)})
+	}
+	for _, n := range []int{1, 2, 5, 20} {
+		rows = append(rows, hostileRow{name: fmt.Sprintf("RLIMIT_NPROC %d", n), prefix: prlimit(fmt.Sprintf("--nproc=%d:%d", n, n))})
+	}
+	for _, n := range []int{4, 5, 6, 8, 16} {
+		rows = append(rows, hostileRow{name: fmt.Sprintf("RLIMIT_NOFILE %d", n), prefix: prlimit(fmt.Sprintf("--nofile=%d:%d", n, n))})
+	}
+	for extra := 0; extra <= 4; extra++ {
+		max := strconv.Itoa(1 + extra) // the host itself is one
+		rows = append(rows, hostileRow{name: "pids.max current+" + strconv.Itoa(extra), prefix: func(t *testing.T) []string {
+			cg := harness.TempCgroup(t, "pids")
+			cg.Set(t, "pids.max", max)
+			return cg.Wrap()
+		}})
+	}
+	for _, mib := range []int{1, 2, 3, 4} {
+		limit := strconv.Itoa(mib << 20)
+		rows = append(rows, hostileRow{name: fmt.Sprintf("memory cgroup %d MiB", mib), prefix: func(t *testing.T) []string {
+			cg := harness.TempCgroup(t, "memory")
+			cg.Set(t, "memory.limit_in_bytes|memory.max", limit)
+			return cg.Wrap()
+		}})
+	}
+	for _, call := range seccompRowCalls {
+		for _, action := range []string{"EPERM", "ENOSYS", "kill"} {
+			if action == "kill" && notKilledOn[call] {
+				continue
+			}
+			rows = append(rows, hostileRow{name: "seccomp " + call + "=" + action, seccomp: call + "=" + action})
+		}
+	}
+	rows = append(rows, hostileRow{name: "fds 0-2 closed", fds: "closed"},
+		hostileRow{name: "fds 0-2 a data file", fds: "file"},
+		hostileRow{name: "fds 0-2 a data file, RLIMIT_AS 600000 KiB", fds: "file", prefix: prlimit(kibArg("as", 600000))})
+	return rows
+}
+
+type hostileRun struct {
+	outcome hostileOutcome
+	report  map[string][]string
+	output  string // what reached fds 0-2
+	detail  string
+}
+
+func runHostile(t *testing.T, row hostileRow, service, user string) hostileRun {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "report")
+	args := []string{}
+	if row.prefix != nil {
+		args = append(args, row.prefix(t)...)
+	}
+	if row.fds == "closed" {
+		args = append(args, "/bin/sh", "-c", `exec 0<&- 1>&- 2>&-; exec "$@"`, "sh")
+	}
+	args = append(args, harness.Built(t, "test/hostile"), out, service, user)
+	if row.seccomp != "" {
+		args = append(args, row.seccomp)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var dataFile string
+	const data = "the daemon's data\n"
+	if row.fds == "file" {
+		dataFile = filepath.Join(t.TempDir(), "data")
+		if err := os.WriteFile(dataFile, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(dataFile, os.O_RDWR|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = f, f, f
+	}
+	err := cmd.Run()
+	run := hostileRun{report: map[string][]string{}}
+	run.output = stdout.String() + stderr.String()
+	if dataFile != "" {
+		b, _ := os.ReadFile(dataFile)
+		run.output = strings.TrimPrefix(string(b), data)
+	}
+	b, _ := os.ReadFile(out)
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			run.report[k] = append(run.report[k], v)
+		}
+	}
+	alive := err == nil && len(run.report["alive"]) == 1
+	switch {
+	case !alive:
+		run.outcome, run.detail = died, fmt.Sprint(err)
+	case first(run.report["open"]) == "0":
+		run.outcome = opened
+	default:
+		run.outcome = refused
+	}
+	return run
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+// stateChanges lists the "before"/"after" lines that differ, but for the
+// fault handlers the runtime may keep where the host left the default.
+func (r hostileRun) stateChanges() []string {
+	var out []string
+	for k, before := range r.report {
+		name, ok := strings.CutPrefix(k, "before ")
+		if !ok {
+			continue
+		}
+		after := r.report["after "+name]
+		if runtimeMayKeep[name] && len(before) == 1 && before[0] == "(nil) 0" {
+			continue
+		}
+		if strings.Join(before, "|") != strings.Join(after, "|") {
+			out = append(out, fmt.Sprintf("%s: %v -> %v", name, before, after))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestHostileConditionsMatrix(t *testing.T) {
+	logs := harness.Log(t)
+	u := harness.TempUser(t)
+	// required: the open's code is the module's own.
+	ours := harness.SystemService(t, "auth required pam_permit.so\naccount required pam_permit.so\n"+
+		"session required "+harness.Module(t)+" force revoke\n")
+	theirs := harness.SystemService(t, "auth required pam_permit.so\naccount required pam_permit.so\n"+
+		"session required "+harness.CModule(t)+" force revoke\n")
+	counts := map[string]map[hostileOutcome]int{"ours": {}, "pam_keyinit.so": {}}
+	var table []string
+	for _, row := range hostileRows() {
+		t.Run(row.name, func(t *testing.T) {
+			logs.Collect()
+			ref := runHostile(t, row, theirs.Name, u.Name)
+			logs.Collect()
+			got := runHostile(t, row, ours.Name, u.Name)
+			lines := faultLines(logs.Collect(), "pam_keyinit_go", ours.Name)
+			counts["ours"][got.outcome]++
+			counts["pam_keyinit.so"][ref.outcome]++
+			table = append(table, fmt.Sprintf("%-44s ours %-8s pam_keyinit.so %s", row.name, got.outcome, ref.outcome))
+			checkHostileRun(t, row, got, ref, lines, u)
+		})
+	}
+	t.Logf("outcomes by row:\n%s", strings.Join(table, "\n"))
+	for _, m := range []string{"ours", "pam_keyinit.so"} {
+		t.Logf("%s: %d opened, %d refused, %d died", m, counts[m][opened], counts[m][refused], counts[m][died])
+	}
+}
+
+func checkHostileRun(t *testing.T, row hostileRow, got, ref hostileRun, lines []harness.Entry, u harness.User) {
+	t.Helper()
+	if got.outcome == died {
+		t.Fatalf("the host died (%s); report %v; fds 0-2: %q; log %q", got.detail, got.report, got.output, faultTexts(lines))
+	}
+	if got.output != "" {
+		t.Errorf("the module wrote to the host's fds 0-2: %q", got.output)
+	}
+	if row.seccomp == "" {
+		if ch := got.stateChanges(); len(ch) > 0 {
+			t.Errorf("the host's state changed:\n%s", strings.Join(ch, "\n"))
+		}
+	}
+	open, close := first(got.report["open"]), first(got.report["close"])
+	if got.outcome == refused && open == first(ref.report["open"]) && close == first(ref.report["close"]) &&
+		len(lines) == 0 {
+		return // libpam's own failure, as with pam_keyinit.so
+	}
+	if want := map[string]string{"0": "0", strconv.Itoa(pamSessionErr): strconv.Itoa(closeAfterFailedOpen)}[open]; close != want {
+		t.Errorf("open %s, then close = %s; want %s", open, close, want)
+	}
+	switch got.outcome {
+	case opened:
+		want := fmt.Sprintf("keyring;%d;%d;3f030000;_ses", u.UID, u.GID)
+		if k := first(got.report["session keyring"]); k != want && !strings.HasPrefix(row.name, "seccomp keyctl") {
+			t.Errorf("opened, with session keyring %q; want %q", k, want)
+		}
+	case refused:
+		if open != strconv.Itoa(pamSessionErr) {
+			t.Errorf("open = %s; want 0, PAM_SESSION_ERR or pam_keyinit.so's %s", open, first(ref.report["open"]))
+		}
+		errs := 0
+		for _, l := range lines {
+			if l.Severity() == 3 {
+				errs++
+			}
+		}
+		if errs != 1 {
+			t.Errorf("refused with %d LOG_ERR lines; want exactly one: %q", errs, faultTexts(lines))
+		}
+	}
+}
+
+// The floor the front checks is no guess: a row just above it opens.
+func TestHostileFloorRowsOpen(t *testing.T) {
+	u := harness.TempUser(t)
+	svc := harness.SystemService(t, "auth required pam_permit.so\naccount required pam_permit.so\n"+
+		"session required "+harness.Module(t)+" force revoke\n")
+	for _, row := range []hostileRow{
+		{name: "RLIMIT_AS at the floor", prefix: prlimit(kibArg("as", runtimefloor.AddressSpaceKiB+4*8192+runtimefloor.HostKiB))},
+		{name: "RLIMIT_DATA at the floor", prefix: prlimit(kibArg("data", runtimefloor.DataKiB+runtimefloor.HostKiB))},
+	} {
+		if got := runHostile(t, row, svc.Name, u.Name); got.outcome != opened {
+			t.Errorf("%s: %s, want opened (report %v)", row.name, got.outcome, got.report)
+		}
+	}
+}

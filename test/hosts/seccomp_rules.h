@@ -1,0 +1,118 @@
+/* Seccomp filters for the test hosts: "CALL=ACTION[,CALL=ACTION...]", where
+ * ACTION is ENOSYS, EPERM, EACCES, an errno number, or "kill" (the process
+ * is killed, SECCOMP_RET_KILL_PROCESS). Every other call is allowed. Shared
+ * by seccomp_run.c (a filter for a program it execs) and hostile.c (one it
+ * installs in itself between pam_start and the session). */
+#ifndef KIG_TEST_SECCOMP_RULES_H
+#define KIG_TEST_SECCOMP_RULES_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#if defined(__x86_64__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "seccomp_rules.h: add this architecture's AUDIT_ARCH"
+#endif
+
+struct seccomp_call {
+	const char *name;
+	long nr;
+};
+
+#define CALL(n) { #n, __NR_##n }
+static const struct seccomp_call seccomp_calls[] = {
+	CALL(keyctl), CALL(add_key), CALL(request_key),
+	CALL(clone), CALL(clone3), CALL(exit), CALL(mmap), CALL(munmap), CALL(mprotect), CALL(madvise),
+	CALL(sigaltstack), CALL(rt_sigaction), CALL(rt_sigreturn), CALL(rt_sigprocmask), CALL(futex), CALL(nanosleep),
+	CALL(gettid), CALL(getpid), CALL(tgkill), CALL(sched_getaffinity), CALL(sched_setaffinity),
+	CALL(sched_getscheduler), CALL(sched_setscheduler), CALL(getcpu), CALL(sched_yield),
+	CALL(getrandom), CALL(rseq), CALL(set_robust_list), CALL(getresuid), CALL(setresuid),
+	CALL(setresgid), CALL(capget), CALL(prlimit64), CALL(wait4),
+};
+#undef CALL
+
+static long seccomp_call_nr(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(seccomp_calls) / sizeof(seccomp_calls[0]); i++)
+		if (strcmp(seccomp_calls[i].name, name) == 0)
+			return seccomp_calls[i].nr;
+	return -1;
+}
+
+static unsigned seccomp_action(const char *s)
+{
+	int err;
+
+	if (strcmp(s, "kill") == 0)
+		return SECCOMP_RET_KILL_PROCESS;
+	err = strcmp(s, "ENOSYS") == 0 ? ENOSYS : strcmp(s, "EPERM") == 0 ? EPERM :
+	      strcmp(s, "EACCES") == 0 ? EACCES : atoi(s);
+	if (err <= 0 || err > 4095)
+		return 0;
+	return SECCOMP_RET_ERRNO | (unsigned)err;
+}
+
+/* Installs the filter spec describes; 0 on success, -1 (with a message on
+ * stderr) on a bad spec or a refused filter. */
+static int install_seccomp_rules(const char *spec)
+{
+	struct sock_filter f[3 + 2 * 16 + 2];
+	char buf[512], *rule, *save = NULL;
+	size_t n = 0;
+
+	if (strlen(spec) >= sizeof(buf))
+		return -1;
+	strcpy(buf, spec);
+	/* Another ABI's system call numbers mean other calls: allow them. */
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 1, 0);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	for (rule = strtok_r(buf, ",", &save); rule != NULL; rule = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(rule, '=');
+		long nr;
+		unsigned action;
+
+		if (eq == NULL || n + 2 > sizeof(f) / sizeof(f[0]) - 1)
+			goto bad;
+		*eq = '\0';
+		nr = seccomp_call_nr(rule);
+		action = seccomp_action(eq + 1);
+		if (nr < 0 || action == 0)
+			goto bad;
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, action);
+	}
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	{
+		struct sock_fprog prog = { .len = (unsigned short)n, .filter = f };
+
+		/* Without NO_NEW_PRIVS only a process with CAP_SYS_ADMIN may
+		 * install a filter; with it, exec cannot gain privileges the
+		 * filter would then constrain. */
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+			perror("seccomp filter");
+			return -1;
+		}
+	}
+	return 0;
+bad:
+	fprintf(stderr, "bad seccomp rule in %s: want CALL=ENOSYS|EPERM|EACCES|ERRNO|kill\n", spec);
+	return -1;
+}
+
+#endif
