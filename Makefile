@@ -106,7 +106,7 @@ deps:
 TEST_PROGRAMS := $(patsubst test/hosts/%.c,build/test/%,$(wildcard test/hosts/*.c))
 build/test/%: test/hosts/%.c test/hosts/keyquota.h test/hosts/seccomp_rules.h
 	@mkdir -p build/test
-	$(CC) -O2 -Wall -Wextra -pthread -o $@ $< -lpam
+	$(CC) -O2 -Wall -Wextra -pthread -DKIG_CORE_GODEBUG='"$(CORE_GODEBUG)"' -o $@ $< -lpam
 test-programs: $(TEST_PROGRAMS)
 
 # The module with a test-only panic hook (pam/panic_hook_kigtestpanic.go),

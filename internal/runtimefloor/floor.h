@@ -14,23 +14,23 @@
 /* Address space (RLIMIT_AS) the runtime reserves beyond what the process
  * already maps: its page allocator's and scavenger's summaries, its heap
  * arena map and first arena, its threads' stacks. */
-#define KIG_FLOOR_AS_KIB 1500000
+#define KIG_FLOOR_AS_KIB 1600000
 
 /* Private writable memory (RLIMIT_DATA) beyond the process's own: the heap
  * arena map and the first heap arena. */
-#define KIG_FLOOR_DATA_KIB 100000
+#define KIG_FLOOR_DATA_KIB 120000
 
 /* The stack size glibc gives new threads (RLIMIT_STACK, or 8 MiB when it is
  * unlimited), which the runtime's threads get: below the minimum a Go
  * system stack overflows, above the maximum the threads' stacks do not fit. */
-#define KIG_FLOOR_STACK_MIN_KIB 256
+#define KIG_FLOOR_STACK_MIN_KIB 64
 #define KIG_FLOOR_STACK_MAX_KIB 1048576
 
 /* Threads the runtime makes (processes, for RLIMIT_NPROC and pids.max). */
 #define KIG_FLOOR_THREADS 4
 
 /* Memory the runtime touches while it starts (a memory cgroup's headroom). */
-#define KIG_FLOOR_MEMORY_KIB 16384
+#define KIG_FLOOR_MEMORY_KIB 8192
 
 /* For "keyinit-go check" only: what a login host maps of its own, added to
  * KIG_FLOOR_AS_KIB and KIG_FLOOR_DATA_KIB when judging an absolute limit. */

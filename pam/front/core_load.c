@@ -155,7 +155,7 @@ static const char *core_path(void)
 
 struct other_core {
 	const struct stat *ours;
-	char name[PATH_MAX];
+	const char *name;
 };
 
 static int find_other_core(struct dl_phdr_info *info, size_t size, void *data)
@@ -170,7 +170,7 @@ static int find_other_core(struct dl_phdr_info *info, size_t size, void *data)
 		return 0;
 	if (stat(info->dlpi_name, &sb) == 0 && sb.st_dev == o->ours->st_dev && sb.st_ino == o->ours->st_ino)
 		return 0;
-	snprintf(o->name, sizeof(o->name), "%s", info->dlpi_name);
+	o->name = info->dlpi_name;
 	return 1;
 }
 
@@ -204,7 +204,7 @@ static int resolve(pam_handle_t *pamh, void *h, const char *path)
 /* Maps the core at real (the file fd, checked) and resolves it. */
 static int load(pam_handle_t *pamh, const char *real, int fd, const struct stat *checked)
 {
-	struct other_core other = { checked, "" };
+	struct other_core other = { checked, NULL };
 	struct stat now;
 	void *h;
 
@@ -257,7 +257,7 @@ static int start(void)
 /* Loads the core if need be; 0 after one line if it cannot be. */
 static int loaded(pam_handle_t *pamh)
 {
-	char real[PATH_MAX];
+	static char real[PATH_MAX];  /* under load_lock; the host's stack may be small */
 	struct stat sb;
 	int fd, ok;
 

@@ -218,7 +218,7 @@ static unsigned long long least_left(const char *root, char *dir, const char *li
 	unsigned long long least = ULLONG_MAX;
 
 	for (;;) {
-		char path[PATH_MAX];
+		static char path[PATH_MAX];  /* under the load lock; the host's stack may be small */
 		unsigned long long max, cur;
 		char *slash;
 
@@ -253,10 +253,11 @@ static const char *unified_root(void)
 
 static int cgroup_memory_fits(pam_handle_t *pamh)
 {
-	char line[PATH_MAX + 64], where[PATH_MAX] = "";
+	static char line[PATH_MAX + 64], where[PATH_MAX];  /* under the load lock */
 	unsigned long long least = ULLONG_MAX, left;
 	FILE *f = fopen("/proc/self/cgroup", "re");
 
+	where[0] = '\0';
 	if (f == NULL)
 		return 1;  /* no /proc: nothing to read */
 	while (fgets(line, sizeof(line), f) != NULL) {

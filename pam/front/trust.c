@@ -82,7 +82,7 @@ static const char *unsafe_ancestor(char *dir)
 
 int kig_open_trusted(pam_handle_t *pamh, const char *path, char real[PATH_MAX], struct stat *sb)
 {
-	char dir[PATH_MAX];
+	static char dir[PATH_MAX];  /* the caller holds the load lock: not on a stack that may be small */
 	const char *bad = NULL, *why = "file";
 	int fd = -1;
 
