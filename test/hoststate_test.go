@@ -143,6 +143,11 @@ func TestHostStateKeptAfterSession(t *testing.T) {
 			if n, of, _ := strings.Cut(st.results["other threads batch on one cpu"], " of "); n != of || n == "0" {
 				t.Errorf("runtime threads batch on one CPU: %q; want all of them", st.results["other threads batch on one cpu"])
 			}
+			// They take none of the host's signals: one sent to the process
+			// reaches the host's threads, as without the module.
+			if n, of, _ := strings.Cut(st.results["other threads blocking every signal"], " of "); n != of || n == "0" {
+				t.Errorf("runtime threads blocking every signal: %q; want all of them", st.results["other threads blocking every signal"])
+			}
 			if n := st.threads(t, "after"); n > 1+maxRuntimeThreads {
 				t.Errorf("%d threads after the session; want at most %d (the host's one and the runtime's)", n, 1+maxRuntimeThreads)
 			}

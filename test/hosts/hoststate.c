@@ -18,7 +18,8 @@
  *   sched policy     the calling thread's scheduling policy
  *   threads          entries of /proc/self/task
  * In session mode it also says how many of the other threads (the
- * runtime's) are SCHED_BATCH and held to one CPU.
+ * runtime's) are SCHED_BATCH and held to one CPU, and how many block every
+ * signal.
  * With HOSTSTATE_PROMPT=1 the module's pam_get_user asks the conversation for
  * the user, which prints the signal mask it runs with.
  * plus the PAM codes, the session keyring seen inside the session, whether
@@ -225,22 +226,25 @@ static void show_cpus(const char *when)
 	printf("%s sched policy: %d\n", when, sched_getscheduler(0));
 }
 
-/* The blocked-signal mask of thread tid, as /proc shows it (hex). */
-static void thread_sigblk(pid_t tid, char *out, size_t size)
+/* Whether thread tid blocks every signal it can: all but SIGKILL and
+ * SIGSTOP, which no thread can, and glibc's two internal ones (32, 33),
+ * which glibc never blocks (set*id would wait for ever on such a thread). */
+static int blocks_every_signal(pid_t tid)
 {
+	const unsigned long long unblockable = (1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)) |
+					       (1ULL << 31) | (1ULL << 32);
 	char path[64], line[256];
+	unsigned long long blk = 0;
 	FILE *f;
 
-	snprintf(out, size, "?");
 	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
 	f = fopen(path, "r");
 	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "SigBlk:\t", 8) == 0) {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(out, size, "%.16s", line + 8);
-		}
+		if (strncmp(line, "SigBlk:\t", 8) == 0)
+			blk = strtoull(line + 8, NULL, 16);
 	if (f != NULL)
 		fclose(f);
+	return (blk | unblockable) == ~0ULL;
 }
 
 /* How many of the other threads (the runtime's) are SCHED_BATCH and held
@@ -250,7 +254,7 @@ static void show_other_threads(void)
 	DIR *d = opendir("/proc/self/task");
 	struct dirent *de;
 	pid_t self = (pid_t)syscall(SYS_gettid);
-	int others = 0, batch_one_cpu = 0;
+	int others = 0, batch_one_cpu = 0, blocking = 0;
 
 	while (d != NULL && (de = readdir(d)) != NULL) {
 		pid_t tid = (pid_t)atoi(de->d_name);
@@ -259,17 +263,15 @@ static void show_other_threads(void)
 		if (de->d_name[0] == '.' || tid == self)
 			continue;
 		others++;
-		char blk[32];
-
 		if (sched_getscheduler(tid) == SCHED_BATCH && sched_getaffinity(tid, sizeof(set), &set) == 0 &&
 		    CPU_COUNT(&set) == 1)
 			batch_one_cpu++;
-		thread_sigblk(tid, blk, sizeof(blk));
-		printf("other thread blocks: %s\n", blk);
+		blocking += blocks_every_signal(tid);
 	}
 	if (d != NULL)
 		closedir(d);
 	printf("other threads batch on one cpu: %d of %d\n", batch_one_cpu, others);
+	printf("other threads blocking every signal: %d of %d\n", blocking, others);
 }
 
 static void show_state(const char *when)
