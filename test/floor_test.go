@@ -65,8 +65,7 @@ func TestRuntimeFloorAddressSpace(t *testing.T) {
 	harness.RequireRoot(t)
 	// What the front's check maps: the floor and a default stack for each
 	// of the runtime's threads (8 MiB each here).
-	stack := uint64(8192)
-	need := runtimefloor.AddressSpaceKiB + runtimefloor.Threads*stack
+	need := runtimefloor.AddressSpaceKiB + runtimefloor.Threads*runtimefloor.DefaultStackKiB
 	worst, failed := sweep(t, "as", need+100000, 25000)
 	t.Logf("RLIMIT_AS headroom: the runtime failed to start at %s; the front needs %d KiB", failed, need)
 	if worst >= need {

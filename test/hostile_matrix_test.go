@@ -299,8 +299,8 @@ func TestHostileFloorRowsOpen(t *testing.T) {
 	svc := harness.SystemService(t, "auth required pam_permit.so\naccount required pam_permit.so\n"+
 		"session required "+harness.Module(t)+" force revoke\n")
 	for _, row := range []hostileRow{
-		{name: "RLIMIT_AS at the floor", prefix: prlimit(kibArg("as", runtimefloor.AddressSpaceKiB+4*8192+runtimefloor.HostKiB))},
-		{name: "RLIMIT_DATA at the floor", prefix: prlimit(kibArg("data", runtimefloor.DataKiB+runtimefloor.HostKiB))},
+		{name: "RLIMIT_AS at the floor", prefix: prlimit(kibArg("as", runtimefloor.AddressSpaceLimitKiB()))},
+		{name: "RLIMIT_DATA at the floor", prefix: prlimit(kibArg("data", runtimefloor.DataLimitKiB()))},
 	} {
 		if got := runHostile(t, row, svc.Name, u.Name); got.outcome != opened {
 			t.Errorf("%s: %s, want opened (report %v)", row.name, got.outcome, got.report)

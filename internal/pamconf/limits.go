@@ -13,13 +13,13 @@ import (
 // pam_keyinit_go.so starts its Go runtime.
 const LimitsModule = "pam_limits.so"
 
-// runtimeLimits compares the as, data and stack limits that the session
-// stack's pam_limits.so lines set with what pam_keyinit_go.so's Go runtime
-// needs (runtimefloor). Before the module's line, a limit outside that
-// makes the module refuse to start the runtime. After it, the runtime has
-// started, but an as or data limit below what the process then holds still
-// makes the process's later mappings fail; a stack limit no longer matters
-// then (glibc sizes thread stacks from the limit the process started with).
+// runtimeLimits compares the as and data limits that the session stack's
+// pam_limits.so lines set with what pam_keyinit_go.so's Go runtime needs
+// (runtimefloor). Before the module's line, a limit below that makes the
+// module refuse to start the runtime. After it, the runtime has started,
+// but a limit below what the process then holds still makes the process's
+// later mappings fail. A stack limit never matters here: glibc sizes thread
+// stacks from the limit the process started with, before any PAM module.
 // pam_keyinit.so lines are not judged: the C module starts no runtime.
 func (c Checker) runtimeLimits(svc Service) []Finding {
 	if c.Limits == nil {
@@ -60,15 +60,12 @@ func (c Checker) runtimeLimits(svc Service) []Finding {
 // lowLimit is the finding for one limits entry l of the pam_limits line
 // lim, which runs before or after the keyinit line.
 func lowLimit(service string, lim, keyinit Entry, l limitsconf.Entry, before bool) (Finding, bool) {
-	lo, hi, needed := runtimeNeed(l.Item)
-	switch {
-	case !needed, l.Domain.Kind == limitsconf.LoginGroup, !l.Soft() && !l.Hard():
+	lo, needed := runtimeNeed(l.Item)
+	if !needed || l.Domain.Kind == limitsconf.LoginGroup || !l.Soft() && !l.Hard() {
 		return Finding{}, false // not an item the runtime needs, or a line pam_limits ignores
-	case !before && hi != 0:
-		return Finding{}, false // stack, after the runtime's threads got theirs
 	}
 	kib, unlimited, ok := l.Value.KiB()
-	if !ok || unlimited || kib >= lo && (hi == 0 || kib <= hi) {
+	if !ok || unlimited || kib >= lo {
 		return Finding{}, false
 	}
 	order := "after"
@@ -89,9 +86,6 @@ func lowLimit(service string, lim, keyinit Entry, l limitsconf.Entry, before boo
 		f.Code = CodeLowLimitAfter
 		f.Message = fmt.Sprintf("%s, below the %d KiB the login process holds once the module's Go runtime started: its later memory mappings fail (the runtime ends the process when one of its own does); %s",
 			sets, lo, raise)
-	case hi != 0: // stack: moving the keyinit line above pam_limits is a fix too (see runtimeLimits)
-		f.Message = fmt.Sprintf("%s, outside the %d to %d KiB (or unlimited) the module needs: %s; set %s to %d to %d KiB or unlimited for %s, or move the keyinit line above %s",
-			sets, lo, hi, refuses, l.Item, lo, hi, l.Domain.Text, LimitsModule)
 	default:
 		f.Message = fmt.Sprintf("%s, below the %d KiB the module needs: %s; %s",
 			sets, lo, refuses, raise)
@@ -99,20 +93,17 @@ func lowLimit(service string, lim, keyinit Entry, l limitsconf.Entry, before boo
 	return f, true
 }
 
-// runtimeNeed is what the Go runtime needs of a limits.conf item, in KiB:
-// at least lo and, if hi is not 0, at most hi; unlimited always does.
-// For as and data an absolute limit must hold the login process's own
-// mappings too (runtimefloor.HostKiB).
-func runtimeNeed(item string) (lo, hi uint64, needed bool) {
+// runtimeNeed is the least a limits.conf item must be for the Go runtime,
+// in KiB (unlimited always does): an absolute limit, holding the login
+// process's own mappings too.
+func runtimeNeed(item string) (lo uint64, needed bool) {
 	switch item {
 	case "as":
-		return runtimefloor.AddressSpaceKiB + runtimefloor.HostKiB, 0, true
+		return runtimefloor.AddressSpaceLimitKiB(), true
 	case "data":
-		return runtimefloor.DataKiB + runtimefloor.HostKiB, 0, true
-	case "stack":
-		return runtimefloor.StackMinKiB, runtimefloor.StackMaxKiB, true
+		return runtimefloor.DataLimitKiB(), true
 	}
-	return 0, 0, false
+	return 0, false
 }
 
 // typeWords names the limits a line's type sets.

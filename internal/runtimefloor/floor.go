@@ -21,7 +21,21 @@ var (
 	Threads         = define("KIG_FLOOR_THREADS")
 	MemoryKiB       = define("KIG_FLOOR_MEMORY_KIB")
 	HostKiB         = define("KIG_FLOOR_HOST_KIB")
+	DefaultStackKiB = define("KIG_FLOOR_DEFAULT_STACK_KIB")
 )
+
+// AddressSpaceLimitKiB is the least absolute address-space limit under
+// which a login host can start the runtime: its own mappings, the runtime's
+// reservation and its threads' default stacks.
+func AddressSpaceLimitKiB() uint64 {
+	return HostKiB + AddressSpaceKiB + Threads*DefaultStackKiB
+}
+
+// DataLimitKiB is the least absolute data limit under which a login host
+// can start the runtime.
+func DataLimitKiB() uint64 {
+	return HostKiB + DataKiB
+}
 
 // define returns the value of "#define NAME VALUE" in floor.h; a name it
 // lacks is a build mistake, caught by the package's test, not at run time.

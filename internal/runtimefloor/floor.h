@@ -32,8 +32,11 @@
 /* Memory the runtime touches while it starts (a memory cgroup's headroom). */
 #define KIG_FLOOR_MEMORY_KIB 8192
 
-/* For "keyinit-go check" only: what a login host maps of its own, added to
- * KIG_FLOOR_AS_KIB and KIG_FLOOR_DATA_KIB when judging an absolute limit. */
+/* For "keyinit-go check" only, which judges an absolute limit in a
+ * limits.conf file without a process to look at: what a login host maps of
+ * its own, added to KIG_FLOOR_AS_KIB and KIG_FLOOR_DATA_KIB, and the stack
+ * glibc gives each thread under the usual 8 MiB stack limit. */
 #define KIG_FLOOR_HOST_KIB 65536
+#define KIG_FLOOR_DEFAULT_STACK_KIB 8192
 
 #endif

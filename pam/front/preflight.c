@@ -91,19 +91,17 @@ static size_t thread_stack(void)
 	return size;
 }
 
+/* glibc sizes the stacks of new threads once, from the stack limit the
+ * process started with: a limit pam_limits sets later changes nothing. */
 static int stack_fits(pam_handle_t *pamh, size_t stack)
 {
-	struct rlimit rl;
-
 	if (stack >= KIG_FLOOR_STACK_MIN_KIB * KIB && stack <= KIG_FLOOR_STACK_MAX_KIB * KIB)
 		return 1;
-	getrlimit(RLIMIT_STACK, &rl);
 	pam_syslog(pamh, LOG_ERR,
-		   "%snew threads get %zu KiB stacks (from the stack limit, RLIMIT_STACK, of %llu KiB) "
-		   "and the runtime needs between %u and %u KiB: set the stack limit (ulimit -s, "
-		   "limits.conf \"stack\") within that range or to unlimited", fail,
-		   stack / KIB, rl.rlim_cur == RLIM_INFINITY ? 0ULL : kib(rl.rlim_cur),
-		   KIG_FLOOR_STACK_MIN_KIB, KIG_FLOOR_STACK_MAX_KIB);
+		   "%snew threads get %zu KiB stacks (glibc sizes them from the stack limit this process "
+		   "started with) and the runtime needs between %u and %u KiB: start the service with a "
+		   "stack limit (RLIMIT_STACK: ulimit -s, LimitSTACK=) in that range or unlimited", fail,
+		   stack / KIB, KIG_FLOOR_STACK_MIN_KIB, KIG_FLOOR_STACK_MAX_KIB);
 	return 0;
 }
 
