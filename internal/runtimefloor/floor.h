@@ -12,24 +12,36 @@
 #define KIG_RUNTIME_FLOOR_H
 
 /* Address space (RLIMIT_AS) the runtime reserves beyond what the process
- * already maps: its page allocator's and scavenger's summaries, its heap
- * arena map and first arena, its threads' stacks. */
+ * already maps, but for its threads' stacks (the front adds one default
+ * stack a thread): its page allocator's summaries (599,168 KiB) and its
+ * scavenger's index (524,288 KiB), its heap arena map and first arena, and
+ * glibc's malloc arena of each of its threads (64 MiB each). Started as the
+ * front starts it, the runtime failed at up to 1,566,000 KiB of headroom,
+ * not monotonically: it also started at 801,000 to 1,198,000, but only by
+ * going on without its scavenger's index, whose failed reservation it does
+ * not check (it then maps at fixed low addresses): the front never relies
+ * on that. */
 #define KIG_FLOOR_AS_KIB 1600000
 
 /* Private writable memory (RLIMIT_DATA) beyond the process's own: the heap
- * arena map and the first heap arena. */
+ * arena map, the first heap arena, its threads' stacks. It failed at up to
+ * 94,000 KiB. */
 #define KIG_FLOOR_DATA_KIB 120000
 
-/* The stack size glibc gives new threads (RLIMIT_STACK, or 8 MiB when it is
- * unlimited), which the runtime's threads get: below the minimum a Go
- * system stack overflows, above the maximum the threads' stacks do not fit. */
+/* The stack size glibc gives new threads, from the RLIMIT_STACK the process
+ * started with (2 MiB when it was unlimited), which the runtime's threads
+ * get. The runtime started with 16 KiB; libpam itself needs 64. Above the
+ * maximum four stacks outgrow what a login host maps (at 64 GiB the kernel
+ * refused the mapping here). */
 #define KIG_FLOOR_STACK_MIN_KIB 64
 #define KIG_FLOOR_STACK_MAX_KIB 1048576
 
-/* Threads the runtime makes (processes, for RLIMIT_NPROC and pids.max). */
-#define KIG_FLOOR_THREADS 4
+/* Threads the runtime makes (tasks, for RLIMIT_NPROC and pids.max): four,
+ * and a fifth now and then (2 starts in 100 under RLIMIT_NPROC 5). */
+#define KIG_FLOOR_THREADS 5
 
-/* Memory the runtime touches while it starts (a memory cgroup's headroom). */
+/* Memory a memory cgroup must have left: a start charged up to 3.7 MiB
+ * with the core's pages not yet in the page cache, 1.7 MiB with them. */
 #define KIG_FLOOR_MEMORY_KIB 8192
 
 /* For "keyinit-go check" only, which judges an absolute limit in a
