@@ -98,7 +98,7 @@ func hostileRows() []hostileRow {
 	// The runtime raises a soft limit below the hard one: the host's must
 	// come back.
 	rows = append(rows, hostileRow{name: "RLIMIT_NOFILE soft 1024 hard 4096", prefix: prlimit("--nofile=1024:4096")})
-	for extra := 0; extra <= 4; extra++ {
+	for extra := 0; extra <= 6; extra++ {
 		max := strconv.Itoa(1 + extra) // the host itself is one
 		rows = append(rows, hostileRow{name: "pids.max current+" + strconv.Itoa(extra), prefix: func(t *testing.T) []string {
 			cg := harness.TempCgroup(t, "pids")
