@@ -13,10 +13,10 @@ DESTDIR  ?=
 # session hook that needs Go, from beside itself or from $(SECUREDIR).
 MODULE   := build/pam_keyinit_go.so
 CORE     := build/pam_keyinit_go/core.so
-FRONT_SOURCES := $(wildcard pam/front/*.c pam/front/*.h) pam/core_api.h pam/async_signals.h pam/front/pam_keyinit_go.map
+FRONT_SOURCES := $(wildcard pam/front/*.c pam/front/*.h) pam/core_api.h pam/async_signals.h pam/front/pam_keyinit_go.map internal/runtimefloor/floor.h
 SOURCES  := $(wildcard pam/*.go pam/*.c pam/*.h pam/rt0/* keyinit/*.go) go.mod go.sum pam/core.map
 TOOL     := build/keyinit-go
-TOOL_SOURCES := $(wildcard cmd/keyinit-go/*.go cmd/keyinit-go/internal/*/*.go internal/*/*.go keyinit/*.go) go.mod go.sum
+TOOL_SOURCES := $(wildcard cmd/keyinit-go/*.go cmd/keyinit-go/internal/*/*.go internal/*/*.go internal/*/*.h keyinit/*.go) go.mod go.sum
 # The C program "keyinit-go try" runs the PAM transaction in (never the Go
 # CLI itself: a Go module in a Go program would be two Go runtimes).
 HELPER   := build/keyinit-go-try
@@ -65,11 +65,19 @@ $(MODULE): $(FRONT_SOURCES) build/securedir
 # -E: its .init_array entry is pam/rt0's, which leaves starting the runtime
 # to the front. --wrap: the runtime's calls of sigaction and pthread_create
 # go through pam/runtime_guard.c.
+# -buildid= and --build-id=sha1: the version script's path is absolute
+# (the external linker runs in go's temporary directory), and Go would
+# hash these flags, path and all, into the core's Go build ID and derive
+# its GNU build ID from that: two checkouts in different directories would
+# build different cores. Without a Go build ID, ld's sha1 of the output is
+# the GNU build ID, from the content alone. It also makes go relink every
+# time make asks: with a build ID it would keep a core.so it thinks up to
+# date after a change of pam/core.map alone, a file go does not know.
 CORE_LDFLAGS := -Wl,--wrap=sigaction -Wl,--wrap=pthread_create
 define go_core
 	@mkdir -p $(dir $(1))
 	CGO_ENABLED=1 $(GO) build $(if $(2),-tags $(2)) -buildmode=c-shared -trimpath \
-	    -ldflags "-s -w -E kig_core_rt0 -X=runtime.godebugDefault=$(CORE_GODEBUG) -extldflags '-Wl,--version-script=$(CURDIR)/pam/core.map $(CORE_LDFLAGS) $(HARDEN_LDFLAGS)'" -o $(1) ./pam
+	    -ldflags "-s -w -buildid= -E kig_core_rt0 -X=runtime.godebugDefault=$(CORE_GODEBUG) -extldflags '-Wl,--version-script=$(CURDIR)/pam/core.map -Wl,--build-id=sha1 $(CORE_LDFLAGS) $(HARDEN_LDFLAGS)'" -o $(1) ./pam
 	rm -f $(basename $(1)).h
 endef
 $(CORE): $(SOURCES)
@@ -145,7 +153,7 @@ test: deps $(MODULE) $(CORE) $(TOOL) $(HELPER) test-programs $(PANIC_MODULE) $(P
 	$(GO) vet ./...
 	$(GO) test -count=1 ./keyinit/...
 	$(MAKE) fuzz
-	$(GO) test -count=1 -p 1 -v ./test/... ./cmd/...
+	$(GO) test -count=1 -p 1 -timeout 40m -v ./test/... ./cmd/...
 
 demo: deps $(MODULE) $(CORE)
 	bash examples/demo.sh
@@ -197,6 +205,21 @@ uninstall:
 # the examples, the pam-auth-update profile keyinit-go, the changelog and the
 # copyright file made from LICENSE (packaging/). No network, no debhelper.
 # 'lintian build/*.deb' reports nothing (test/deb_test.go).
+#
+# Both packages are reproducible (test/reproducible_test.go): two builds of
+# one commit, in different directories, at different times, with different
+# umasks, give the same bytes. Every timestamp in them is
+# SOURCE_DATE_EPOCH: the time of the commit checked out (git log); in a tree
+# without .git (an exported tarball), the newest mtime of its files outside
+# build/, which tar and rsync -a keep. One from the environment or the
+# command line wins. It is exported: dpkg-deb, rpmbuild and gcc read it.
+ifeq ($(SOURCE_DATE_EPOCH),)
+SOURCE_DATE_EPOCH := $(if $(wildcard $(CURDIR)/.git),$(shell git -C '$(CURDIR)' log -1 --format=%ct 2>/dev/null))
+endif
+ifeq ($(SOURCE_DATE_EPOCH),)
+SOURCE_DATE_EPOCH := $(shell find '$(CURDIR)' -path '$(CURDIR)/build' -prune -o -path '$(CURDIR)/.git' -prune -o -type f -printf '%Ts\n' | sort -n | tail -n 1)
+endif
+export SOURCE_DATE_EPOCH
 VERSION  ?= 0.1.0
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
 DEB      := build/pam-keyinit-go_$(VERSION)_$(DEB_ARCH).deb
@@ -216,10 +239,19 @@ $(DEB): $(MODULE) $(CORE) $(TOOL) $(HELPER) $(wildcard doc/*.8 packaging/* examp
 	gzip -9nc packaging/changelog > $(DEB_DOC)/changelog.gz
 	install -m 0644 examples/pam.d/* $(DEB_DOC)/examples/pam.d/
 	install -d -m 0755 $(DEB_ROOT)/DEBIAN
+	# Installed-Size as dpkg-gencontrol counts it, from the files' sizes
+	# (1 KiB for each directory), not from du: the blocks a file takes
+	# depend on the file system the build runs on.
 	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' \
-	    -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)/" packaging/control.in > $(DEB_ROOT)/DEBIAN/control
+	    -e "s/@SIZE@/$$(find $(DEB_ROOT) -path $(DEB_ROOT)/DEBIAN -prune -o -printf '%y %s\n' | awk '{ n += $$1 == "f" || $$1 == "l" ? int(($$2 + 1023) / 1024) : 1 } END { print n }')/" \
+	    packaging/control.in > $(DEB_ROOT)/DEBIAN/control
 	install -m 0755 packaging/postinst packaging/prerm $(DEB_ROOT)/DEBIAN/
-	cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum > DEBIAN/md5sums
+	cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum > DEBIAN/md5sums
+	# Modes whatever the umask (gzip > file, sed > file make files with
+	# it), and every mtime the commit's: dpkg-deb would only clamp the
+	# later ones to SOURCE_DATE_EPOCH.
+	chmod -R u+rwX,go+rX,go-w $(DEB_ROOT)
+	find $(DEB_ROOT) -exec touch -h -d @$(SOURCE_DATE_EPOCH) {} +
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $@
 
 clean:
