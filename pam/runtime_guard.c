@@ -39,6 +39,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <linux/futex.h>
 
 #include "runtime_guard.h"
 
@@ -81,10 +82,10 @@ int __wrap_sigaction(int sig, const struct sigaction *act, struct sigaction *old
 
 static pid_t runtime_tids[MAX_RUNTIME_THREADS];
 static int threads_made;      /* recorded in runtime_tids (atomic) */
-static int threads_blocked;   /* of those, made to block every signal */
+static int threads_blocked;   /* of those, made to block every signal (under block_lock) */
 static pthread_mutex_t block_lock = PTHREAD_MUTEX_INITIALIZER;
-static pid_t block_target;    /* the thread blocking its signals now */
-static int block_done;        /* it has (atomic) */
+static int block_from, block_to;  /* the runtime_tids being made to block (atomic) */
+static int blocked_now;           /* how many of them have (atomic; a futex) */
 static struct sigaction sigprof_before;
 
 /* The kernel's own record of a disposition: read and written back raw, it
@@ -133,17 +134,27 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
 	return rc;
 }
 
-/* SIGPROF's handler while threads are being made to block: on the target,
+static int being_blocked(pid_t tid)
+{
+	int i, to = __atomic_load_n(&block_to, __ATOMIC_ACQUIRE);
+
+	for (i = __atomic_load_n(&block_from, __ATOMIC_ACQUIRE); i < to; i++)
+		if (__atomic_load_n(&runtime_tids[i], __ATOMIC_ACQUIRE) == tid)
+			return 1;
+	return 0;
+}
+
+/* SIGPROF's handler while threads are being made to block: on one of them,
  * widen the mask it returns to; anything else is the host's SIGPROF (a
  * profiling timer), handed to what the host had. */
 static void block_everything(int sig, siginfo_t *si, void *ctx)
 {
 	pid_t self = (pid_t)syscall(SYS_gettid);
 
-	if (si->si_code == SI_TKILL && si->si_pid == getpid() &&
-	    self == __atomic_load_n(&block_target, __ATOMIC_ACQUIRE)) {
+	if (si->si_code == SI_TKILL && si->si_pid == getpid() && being_blocked(self)) {
 		sigfillset(&((ucontext_t *)ctx)->uc_sigmask);
-		__atomic_store_n(&block_done, 1, __ATOMIC_RELEASE);
+		__atomic_add_fetch(&blocked_now, 1, __ATOMIC_RELEASE);
+		syscall(SYS_futex, &blocked_now, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 		return;
 	}
 	if (sigprof_before.sa_flags & SA_SIGINFO)
@@ -157,27 +168,33 @@ static void block_everything(int sig, siginfo_t *si, void *ctx)
 	}
 }
 
-/* Waits up to a second for the target's handler to have run. */
-static int wait_blocked(void)
+/* Waits up to a second in all for want threads' handlers to have run. */
+static int wait_blocked(int want)
 {
-	struct timespec tick = { 0, 20000 };
-	int i;
+	struct timespec deadline, now, left;
+	int n;
 
-	for (i = 0; i < 50000; i++) {
-		if (__atomic_load_n(&block_done, __ATOMIC_ACQUIRE))
-			return 1;
-		if (i < 100)
-			sched_yield();
-		else
-			nanosleep(&tick, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += 1;
+	while ((n = __atomic_load_n(&blocked_now, __ATOMIC_ACQUIRE)) < want) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left.tv_sec = deadline.tv_sec - now.tv_sec;
+		left.tv_nsec = deadline.tv_nsec - now.tv_nsec;
+		if (left.tv_nsec < 0) {
+			left.tv_sec--;
+			left.tv_nsec += 1000000000L;
+		}
+		if (left.tv_sec < 0)
+			return 0;
+		syscall(SYS_futex, &blocked_now, FUTEX_WAIT_PRIVATE, n, &left, NULL, 0);
 	}
-	return 0;
+	return 1;
 }
 
 int kig_block_runtime_threads(void)
 {
 	struct sigaction sa = { 0 };
-	int made, ok = 1;
+	int made, sent = 0, i, ok = 1;
 
 	if (__atomic_load_n(&threads_blocked, __ATOMIC_ACQUIRE) ==
 	    __atomic_load_n(&threads_made, __ATOMIC_ACQUIRE))
@@ -191,20 +208,22 @@ int kig_block_runtime_threads(void)
 		pthread_mutex_unlock(&block_lock);
 		return 0;
 	}
+	/* Every thread made since the last time, all at once. One still
+	 * starting (its tid not yet recorded) is left for the next call. */
 	made = __atomic_load_n(&threads_made, __ATOMIC_ACQUIRE);
-	for (; threads_blocked < made; threads_blocked++) {
-		pid_t tid = __atomic_load_n(&runtime_tids[threads_blocked], __ATOMIC_ACQUIRE);
-
-		if (tid == 0) {
-			ok = 0;  /* still starting: the next call gets it */
+	for (i = threads_blocked; i < made; i++)
+		if (__atomic_load_n(&runtime_tids[i], __ATOMIC_ACQUIRE) == 0)
 			break;
-		}
-		__atomic_store_n(&block_done, 0, __ATOMIC_RELEASE);
-		__atomic_store_n(&block_target, tid, __ATOMIC_RELEASE);
-		if (syscall(SYS_tgkill, getpid(), tid, SIGPROF) == 0 && !wait_blocked())
-			ok = 0;
-	}
-	__atomic_store_n(&block_target, 0, __ATOMIC_RELEASE);
+	made = i;
+	__atomic_store_n(&blocked_now, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&block_from, threads_blocked, __ATOMIC_RELEASE);
+	__atomic_store_n(&block_to, made, __ATOMIC_RELEASE);
+	for (i = threads_blocked; i < made; i++)
+		if (syscall(SYS_tgkill, getpid(), runtime_tids[i], SIGPROF) == 0)
+			sent++;
+	ok = wait_blocked(sent);
+	__atomic_store_n(&block_to, 0, __ATOMIC_RELEASE);
+	threads_blocked = made;
 	syscall(SYS_rt_sigaction, SIGPROF, &sigprof_kernel, NULL, sizeof(sigprof_kernel.mask));
 	pthread_mutex_unlock(&block_lock);
 	return ok;

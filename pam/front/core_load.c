@@ -259,6 +259,7 @@ static int loaded(pam_handle_t *pamh)
 {
 	static char real[PATH_MAX];  /* under load_lock; the host's stack may be small */
 	struct stat sb;
+	sigset_t mask;
 	int fd, ok;
 
 	if (core.init != NULL)
@@ -266,9 +267,13 @@ static int loaded(pam_handle_t *pamh)
 	fd = kig_open_trusted(pamh, core_path(), real, &sb);
 	if (fd < 0)
 		return 0;
+	/* No handler of the host's runs here: one that forked would wait on
+	 * the window this thread holds. */
+	kig_block_async_signals(&mask);
 	pthread_mutex_lock(&window_lock);
 	ok = load(pamh, real, fd, &sb);
 	pthread_mutex_unlock(&window_lock);
+	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 	close(fd);
 	return ok;
 }

@@ -13,9 +13,11 @@
  *     as the runtime reserves, made and unmade;
  *   - the seccomp filter: seccomp_probe.c;
  *   - the stack glibc gives new threads (from RLIMIT_STACK): within bounds;
- *   - threads (RLIMIT_NPROC, a pids cgroup, a huge stack): as many threads
- *     as the runtime makes, made with the attributes it uses, then ended;
- *   - a memory cgroup (v1 or v2) with too little left: read from its files.
+ *   - a thread's stack: mapped as glibc maps it, and unmapped;
+ *   - memory and pids cgroups (v1 or v2) with too little left: read from
+ *     their files;
+ *   - threads, where RLIMIT_NPROC applies: as many as the runtime makes,
+ *     made with the attributes it uses, then ended.
  * Only processes that have not started the runtime are checked, once per
  * hook that would start it; after its start nothing more is needed.
  */
@@ -33,6 +35,8 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <security/pam_ext.h>
 
 #include "../../internal/runtimefloor/floor.h"
@@ -66,10 +70,10 @@ static unsigned long long mapped_kib(void)
 	return pages * (unsigned long long)sysconf(_SC_PAGESIZE) / KIB;
 }
 
-/* Whether a mapping of size bytes with prot can be made now. */
-static int can_map(size_t size, int prot)
+/* Whether a private mapping of size bytes with prot and flags can be made. */
+static int can_map(size_t size, int prot, int flags)
 {
-	void *p = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 
 	if (p == MAP_FAILED)
 		return 0;
@@ -110,7 +114,7 @@ static int memory_fits(pam_handle_t *pamh, size_t stack)
 	size_t as = KIG_FLOOR_AS_KIB * KIB + KIG_FLOOR_THREADS * stack;
 	struct rlimit rl;
 
-	if (!can_map(as, PROT_NONE)) {
+	if (!can_map(as, PROT_NONE, MAP_NORESERVE)) {
 		getrlimit(RLIMIT_AS, &rl);
 		pam_syslog(pamh, LOG_ERR,
 			   "%sthe address space limit (RLIMIT_AS) of %llu KiB leaves less than the %zu KiB "
@@ -120,7 +124,16 @@ static int memory_fits(pam_handle_t *pamh, size_t stack)
 			   mapped_kib() + as / KIB + KIG_FLOOR_HOST_KIB);
 		return 0;
 	}
-	if (!can_map(KIG_FLOOR_DATA_KIB * KIB, PROT_READ | PROT_WRITE)) {
+	/* A thread's stack as glibc maps it, committed: the kernel's overcommit
+	 * check refuses one larger than memory and swap. */
+	if (!can_map(stack, PROT_READ | PROT_WRITE, MAP_STACK)) {
+		pam_syslog(pamh, LOG_ERR,
+			   "%sa thread stack of %zu KiB (glibc sizes it from the stack limit this process "
+			   "started with) cannot be mapped: start the service with a smaller stack limit "
+			   "(ulimit -s, LimitSTACK=)", fail, stack / KIB);
+		return 0;
+	}
+	if (!can_map(KIG_FLOOR_DATA_KIB * KIB, PROT_READ | PROT_WRITE, MAP_NORESERVE)) {
 		getrlimit(RLIMIT_DATA, &rl);
 		pam_syslog(pamh, LOG_ERR,
 			   "%sthe data limit (RLIMIT_DATA) of %llu KiB leaves less than the %u KiB of private "
@@ -134,6 +147,22 @@ static int memory_fits(pam_handle_t *pamh, size_t stack)
 }
 
 /* --- threads ------------------------------------------------------------ */
+
+/* Whether RLIMIT_NPROC can stop the runtime's threads: the kernel does not
+ * count them against it for a real uid 0, or a process with CAP_SYS_RESOURCE
+ * or CAP_SYS_ADMIN (su, sudo, a root daemon). */
+static int nproc_applies(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NPROC, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || getuid() == 0)
+		return 0;
+	if (syscall(SYS_capget, &hdr, caps) != 0)
+		return 1;
+	return !(caps[0].effective & ((1U << CAP_SYS_RESOURCE) | (1U << CAP_SYS_ADMIN)));
+}
 
 struct thread_probe {
 	pthread_mutex_t lock;
@@ -152,8 +181,10 @@ static void *wait_for_all(void *arg)
 	return NULL;
 }
 
-/* Makes as many threads as the runtime will, all alive at once, with every
- * signal blocked (none of the host's lands on them), and ends them. */
+/* Where RLIMIT_NPROC applies, the other processes of the real uid count too,
+ * which only /proc could tell, slowly: so as many threads as the runtime
+ * makes are made, all alive at once, with every signal blocked (none of
+ * the host's lands on them), and ended. */
 static int threads_fit(pam_handle_t *pamh)
 {
 	struct thread_probe t = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
@@ -162,6 +193,8 @@ static int threads_fit(pam_handle_t *pamh)
 	int n, err = 0;
 	struct rlimit rl;
 
+	if (!nproc_applies())
+		return 1;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (n = 0; n < KIG_FLOOR_THREADS; n++)
@@ -179,14 +212,12 @@ static int threads_fit(pam_handle_t *pamh)
 	getrlimit(RLIMIT_NPROC, &rl);
 	pam_syslog(pamh, LOG_ERR,
 		   "%scould not make the %d threads it needs (%s): raise the process limit of uid %u "
-		   "(RLIMIT_NPROC, now %llu; ulimit -u, limits.conf \"nproc\") or the pids.max of "
-		   "this process's pids cgroup, or lower a huge stack limit (ulimit -s)", fail,
-		   KIG_FLOOR_THREADS, strerror(err), (unsigned)getuid(),
-		   rl.rlim_cur == RLIM_INFINITY ? 0ULL : (unsigned long long)rl.rlim_cur);
+		   "(RLIMIT_NPROC, now %llu; ulimit -u, limits.conf \"nproc\")", fail,
+		   KIG_FLOOR_THREADS, strerror(err), (unsigned)getuid(), (unsigned long long)rl.rlim_cur);
 	return 0;
 }
 
-/* --- memory cgroup ------------------------------------------------------ */
+/* --- cgroups: memory and pids ------------------------------------------- */
 
 static int read_u64(const char *path, unsigned long long *v)
 {
@@ -208,34 +239,44 @@ static int read_u64(const char *path, unsigned long long *v)
 	return sscanf(buf, "%llu", v) == 1;
 }
 
-/* The least memory left, in bytes, in the cgroup at dir (under root) and
- * every cgroup above it: limit minus usage, from files limit and usage. */
-static unsigned long long least_left(const char *root, char *dir, const char *limit, const char *usage,
-				     char *where, size_t where_size)
+/* What one controller's files are, in one hierarchy. */
+struct knob {
+	const char *root;    /* the hierarchy's mount point */
+	const char *limit;   /* its limit file */
+	const char *usage;   /* its usage file */
+};
+
+/* The least left (limit minus usage) in the cgroup at dir and every cgroup
+ * above it but the root, which has no limit; ULLONG_MAX where none has a
+ * limit. Its cgroup goes to where. */
+static unsigned long long least_left(const struct knob *k, char *dir, char *where, size_t where_size)
 {
+	static char path[PATH_MAX];  /* under the load lock; the host's stack may be small */
 	unsigned long long least = ULLONG_MAX;
 
-	for (;;) {
-		static char path[PATH_MAX];  /* under the load lock; the host's stack may be small */
+	while (dir[0] != '\0') {
 		unsigned long long max, cur;
 		char *slash;
 
-		if (snprintf(path, sizeof(path), "%s%s/%s", root, dir, limit) < (int)sizeof(path) &&
-		    read_u64(path, &max) &&
-		    snprintf(path, sizeof(path), "%s%s/%s", root, dir, usage) < (int)sizeof(path) &&
-		    read_u64(path, &cur) && max != ULLONG_MAX) {
+		/* Usage only where there is a limit: most levels have none ("max",
+		 * or in v1 the largest page count, about 2^63). */
+		if (snprintf(path, sizeof(path), "%s%s/%s", k->root, dir, k->limit) < (int)sizeof(path) &&
+		    read_u64(path, &max) && max < (1ULL << 62) &&
+		    snprintf(path, sizeof(path), "%s%s/%s", k->root, dir, k->usage) < (int)sizeof(path) &&
+		    read_u64(path, &cur)) {
 			unsigned long long left = max > cur ? max - cur : 0;
 
 			if (left < least) {
 				least = left;
-				snprintf(where, where_size, "%s%s", root, dir);
+				snprintf(where, where_size, "%s%s", k->root, dir);
 			}
 		}
 		slash = strrchr(dir, '/');
-		if (slash == NULL || dir[0] == '\0')
-			return least;
+		if (slash == NULL)
+			break;
 		*slash = '\0';
 	}
+	return least;
 }
 
 /* Where cgroup v2 is: beside v1 (systemd's hybrid layout) or alone. */
@@ -249,43 +290,68 @@ static const char *unified_root(void)
 	return "/sys/fs/cgroup/unified";
 }
 
-static int cgroup_memory_fits(pam_handle_t *pamh)
+/* Whether this process's memory and pids cgroups (v1 or v2, and every one
+ * above them) have room for the runtime: past a memory limit the kernel's
+ * OOM killer would end the process, past pids.max pthread_create fails. */
+static int cgroups_fit(pam_handle_t *pamh)
 {
-	static char line[PATH_MAX + 64], where[PATH_MAX];  /* under the load lock */
-	unsigned long long least = ULLONG_MAX, left;
+	static const struct knob mem1 = { "/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes" };
+	static const struct knob pids1 = { "/sys/fs/cgroup/pids", "pids.max", "pids.current" };
+	static char line[PATH_MAX + 64], dir[PATH_MAX], mem_at[PATH_MAX], pids_at[PATH_MAX];  /* under the load lock */
+	unsigned long long mem = ULLONG_MAX, pids = ULLONG_MAX;
 	FILE *f = fopen("/proc/self/cgroup", "re");
 
-	where[0] = '\0';
 	if (f == NULL)
 		return 1;  /* no /proc: nothing to read */
 	while (fgets(line, sizeof(line), f) != NULL) {
-		char *ctrl = strchr(line, ':'), *dir;
+		char *ctrls = strchr(line, ':'), *path;
+		unsigned long long left;
 
-		if (ctrl == NULL || (dir = strchr(ctrl + 1, ':')) == NULL)
+		if (ctrls == NULL || (path = strchr(++ctrls, ':')) == NULL)
 			continue;
-		*dir++ = '\0';
-		dir[strcspn(dir, "\n")] = '\0';
-		if (strcmp(dir, "/") == 0)
-			dir[0] = '\0';
-		if (strcmp(ctrl + 1, "memory") == 0)
-			left = least_left("/sys/fs/cgroup/memory", dir, "memory.limit_in_bytes",
-					  "memory.usage_in_bytes", where, sizeof(where));
-		else if (ctrl[1] == '\0')
-			left = least_left(unified_root(), dir, "memory.max", "memory.current", where, sizeof(where));
-		else
-			continue;
-		if (left < least)
-			least = left;
+		*path++ = '\0';
+		path[strcspn(path, "\n")] = '\0';
+		if (strcmp(path, "/") == 0)
+			path[0] = '\0';
+		if (path[0] == '\0') {
+			continue;  /* the root cgroup: no limits */
+		} else if (ctrls[0] == '\0') {
+			const struct knob mem2 = { unified_root(), "memory.max", "memory.current" };
+			const struct knob pids2 = { mem2.root, "pids.max", "pids.current" };
+
+			snprintf(dir, sizeof(dir), "%s", path);
+			if ((left = least_left(&mem2, dir, mem_at, sizeof(mem_at))) < mem)
+				mem = left;
+			snprintf(dir, sizeof(dir), "%s", path);
+			if ((left = least_left(&pids2, dir, pids_at, sizeof(pids_at))) < pids)
+				pids = left;
+		} else if (strcmp(ctrls, "memory") == 0) {
+			snprintf(dir, sizeof(dir), "%s", path);
+			if ((left = least_left(&mem1, dir, mem_at, sizeof(mem_at))) < mem)
+				mem = left;
+		} else if (strcmp(ctrls, "pids") == 0) {
+			snprintf(dir, sizeof(dir), "%s", path);
+			if ((left = least_left(&pids1, dir, pids_at, sizeof(pids_at))) < pids)
+				pids = left;
+		}
 	}
 	fclose(f);
-	if (least >= KIG_FLOOR_MEMORY_KIB * KIB)
-		return 1;
-	pam_syslog(pamh, LOG_ERR,
-		   "%sthe memory cgroup %s has %llu KiB left under its limit and the runtime needs about "
-		   "%u KiB as it starts (past the limit the kernel's OOM killer would end this process): "
-		   "raise that cgroup's memory limit (memory.max, memory.limit_in_bytes, MemoryMax=)",
-		   fail, where, least / KIB, KIG_FLOOR_MEMORY_KIB);
-	return 0;
+	if (mem < KIG_FLOOR_MEMORY_KIB * KIB) {
+		pam_syslog(pamh, LOG_ERR,
+			   "%sthe memory cgroup %s has %llu KiB left under its limit and the runtime needs "
+			   "about %u KiB as it starts (past the limit the kernel's OOM killer would end this "
+			   "process): raise that cgroup's memory limit (memory.max, memory.limit_in_bytes, "
+			   "MemoryMax=)", fail, mem_at, mem / KIB, KIG_FLOOR_MEMORY_KIB);
+		return 0;
+	}
+	if (pids < KIG_FLOOR_THREADS) {
+		pam_syslog(pamh, LOG_ERR,
+			   "%sthe pids cgroup %s has room for %llu more tasks and the runtime makes %d "
+			   "threads: raise its pids.max (TasksMax=) by at least %d", fail, pids_at, pids,
+			   KIG_FLOOR_THREADS, KIG_FLOOR_THREADS);
+		return 0;
+	}
+	return 1;
 }
 
 int kig_runtime_can_start(pam_handle_t *pamh)
@@ -295,5 +361,5 @@ int kig_runtime_can_start(pam_handle_t *pamh)
 	/* The probe first: until it has run, only calls every host makes
 	 * (mmap, open, read) are made. Threads last: they need clone3. */
 	return kig_seccomp_allows_runtime(pamh) && stack_fits(pamh, stack) && memory_fits(pamh, stack) &&
-	       cgroup_memory_fits(pamh) && threads_fit(pamh);
+	       cgroups_fit(pamh) && threads_fit(pamh);
 }
