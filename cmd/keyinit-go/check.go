@@ -7,6 +7,7 @@ import (
 
 	"pam_keyinit_go/internal/limitsconf"
 	"pam_keyinit_go/internal/pamconf"
+	"pam_keyinit_go/internal/trust"
 )
 
 // runCheck is "keyinit-go check"; usage.go has its help.
@@ -45,7 +46,7 @@ func checkAll(targets []checkTarget, pamDir, moduleDir string, limits *limitscon
 		rep.LimitsFile = limits.Main
 	}
 	loader := pamconf.Loader{Dir: pamDir, ReadFile: read, RealPath: realPath}
-	checker := pamconf.Checker{ModuleDir: moduleDir, Exists: fileExists, Limits: limits}
+	checker := pamconf.Checker{ModuleDir: moduleDir, Exists: fileExists, Trust: trust.Core, Limits: limits}
 	lines := map[pamconf.Pos]*keyinitLine{}
 	var findings []pamconf.Finding
 	for _, t := range targets {

@@ -142,7 +142,9 @@ func TestCheckUsageErrors(t *testing.T) {
 // A service in the real /etc/pam.d, with the module directory found on
 // this system: pam_keyinit.so resolves there, our module by absolute path.
 func TestCheckSystemService(t *testing.T) {
-	svc := harness.SystemService(t, fmt.Sprintf("session optional pam_keyinit.so force revoke\nsession optional %s force revoke\n-session optional pam_kig_nonexistent/pam_keyinit.so\n", harness.Module(t)))
+	// A copy in /tmp: a core in a checkout of a user's would be untrusted-core.
+	module := harness.WorldReadableModule(t, harness.Module(t))
+	svc := harness.SystemService(t, fmt.Sprintf("session optional pam_keyinit.so force revoke\nsession optional %s force revoke\n-session optional pam_kig_nonexistent/pam_keyinit.so\n", module))
 	var rep checkReport
 	code := keyinitGoJSON(t, &rep, "check", svc.Name)
 	if code != 1 {
@@ -162,7 +164,7 @@ func TestCheckSystemService(t *testing.T) {
 // limits.conf and limits.d from --limits: one warning per low entry and
 // service; cron has no pam_limits.
 func TestCheckLimits(t *testing.T) {
-	args := []string{"check", "--pam-dir", "testdata/limits/pam.d", "--module-dir", "testdata/modules", "--limits", "testdata/limits/limits.conf"}
+	args := []string{"check", "--pam-dir", "testdata/limits/pam.d", "--module-dir", fixtureModules, "--limits", "testdata/limits/limits.conf"}
 	var rep checkReport
 	if code := keyinitGoJSON(t, &rep, args...); code != 0 {
 		t.Errorf("exit %d; want 0 (warnings only)", code)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -14,9 +13,10 @@ import (
 
 // migration is what "migrate" does with one file.
 type migration struct {
-	name   string // as shown: the argument, or --pam-dir/NAME
-	path   string // the file written: symbolic links resolved, absolute
-	before []byte
+	name   string   // as shown: the argument, or --pam-dir/NAME
+	path   string   // the file written: symbolic links resolved, absolute
+	was    readFile // as read, with its device and inode
+	before []byte   // was.data
 	after  []byte
 	notes  []migrateNote
 }
@@ -89,15 +89,15 @@ func planMigration(targets []checkTarget, onlyKeyinit bool) ([]migration, error)
 			continue
 		}
 		seen[p] = true
-		data, err := os.ReadFile(p)
+		was, err := readNoFollow(p)
 		if err != nil {
 			return nil, err
 		}
-		after, notes := migrateText(t.file, data)
-		if onlyKeyinit && bytes.Equal(after, data) && len(notes) == 0 {
+		after, notes := migrateText(t.file, was.data)
+		if onlyKeyinit && bytes.Equal(after, was.data) && len(notes) == 0 {
 			continue
 		}
-		plan = append(plan, migration{name: t.file, path: p, before: data, after: after, notes: notes})
+		plan = append(plan, migration{name: t.file, path: p, was: was, before: was.data, after: after, notes: notes})
 	}
 	return plan, nil
 }

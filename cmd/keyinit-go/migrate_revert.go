@@ -1,66 +1,47 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"pam_keyinit_go/cmd/keyinit-go/internal/udiff"
 )
 
 // runRevert puts back every file the manifest records that is still as
 // --apply wrote it; a file changed since is reported and left alone (and
-// stays in the manifest).
+// stays in the manifest), and so is an entry outside the PAM directory
+// recorded at apply time (manifest.writable).
 func runRevert(stateDir string, stdout, stderr io.Writer) int {
-	man, err := loadManifest(stateDir)
+	st, err := openState(stateDir, false)
 	if err != nil {
-		fmt.Fprintf(stderr, "keyinit-go migrate: %v\n", err)
-		return exitUsage
+		fmt.Fprintf(stderr, "keyinit-go migrate: refusing to revert: %v\n", err)
+		return exitFindings
 	}
-	if len(man.Files) == 0 {
+	if st == nil || len(st.man.Files) == 0 {
+		if st != nil {
+			st.close()
+		}
 		fmt.Fprintf(stdout, "nothing to revert: no migration is recorded in %s\n", stateDir)
 		return exitOK
 	}
+	defer st.close()
 	var left []manifestFile
 	reverted := 0
-	for _, f := range man.Files {
-		orig, err := os.ReadFile(keptFile(stateDir, f.Path, ".orig"))
-		if err == nil && sha256Hex(orig) != f.Before {
-			err = fmt.Errorf("the kept original does not match its checksum")
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "keyinit-go migrate: %s: cannot revert: %v; left alone\n", f.Path, err)
+	for _, f := range st.man.Files {
+		keep, done := st.revert(f, stdout, stderr)
+		if keep {
 			left = append(left, f)
-			continue
 		}
-		cur, err := os.ReadFile(f.Path)
-		if err != nil {
-			fmt.Fprintf(stderr, "keyinit-go migrate: %s: %v; left alone\n", f.Path, err)
-			left = append(left, f)
-			continue
-		}
-		switch sha256Hex(cur) {
-		case f.Before: // never replaced (an interrupted --apply), or put back by hand
-			fmt.Fprintf(stdout, "%s: already as before the migration\n", f.Path)
-		case f.After:
-			if err := replaceFile(f.Path, orig); err != nil {
-				fmt.Fprintf(stderr, "keyinit-go migrate: %s: cannot revert: %v; left alone\n", f.Path, err)
-				left = append(left, f)
-				continue
-			}
+		if done {
 			reverted++
-			fmt.Fprintf(stdout, "%s: reverted\n", f.Path)
-		default:
-			migrated, _ := os.ReadFile(keptFile(stateDir, f.Path, ".new"))
-			fmt.Fprintf(stderr, "keyinit-go migrate: %s changed after the migration: left alone; the diff below goes from what --apply wrote to what is there now; "+
-				"to revert it anyway, copy %s over it and run --revert again\n", f.Path, keptFile(stateDir, f.Path, ".orig"))
-			fmt.Fprint(stdout, udiff.Unified(f.Path, migrated, cur))
-			left = append(left, f)
 		}
 	}
-	man.Files = left
-	if err := saveManifest(stateDir, man); err != nil {
-		fmt.Fprintf(stderr, "keyinit-go migrate: update the manifest in %s: %v\n", stateDir, err)
+	st.man.Files = left
+	if err := st.save(); err != nil {
+		fmt.Fprintf(stderr, "keyinit-go migrate: update the manifest in %s: %v\n", st.dir, err)
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "reverted %d file(s), %d left alone\n", reverted, len(left))
@@ -68,4 +49,56 @@ func runRevert(stateDir string, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// revert puts one file back, or says in one line why not. keep says
+// whether its entry stays in the manifest, reverted whether it was put back.
+func (st *state) revert(f manifestFile, stdout, stderr io.Writer) (keep, reverted bool) {
+	left := func(format string, a ...any) (bool, bool) {
+		fmt.Fprintf(stderr, "keyinit-go migrate: "+format+"\n", a...)
+		return true, false
+	}
+	if err := st.man.writable(f); err != nil {
+		return left("refusing to revert %q: %v; left alone", f.Path, err)
+	}
+	removeTemps(filepath.Dir(f.Path), filepath.Base(f.Path))
+	orig, err := os.ReadFile(keptFile(st.dir, f.Path, ".orig"))
+	if err == nil && sha256Hex(orig) != f.Before {
+		err = fmt.Errorf("the kept original does not match its checksum")
+	}
+	if err != nil {
+		return left("%s: cannot revert: %v; left alone", f.Path, err)
+	}
+	cur, err := readNoFollow(f.Path)
+	if err != nil {
+		return left("%v; left alone", err)
+	}
+	switch sha256Hex(cur.data) {
+	case f.Before: // never replaced (an interrupted --apply), or put back by hand
+		fmt.Fprintf(stdout, "%s: already as before the migration\n", f.Path)
+		st.forget(f.Path)
+		return false, false
+	case f.After:
+		err := replaceIfUnchanged(f.Path, cur, orig)
+		if errors.Is(err, errChanged) {
+			return left("%s changed while migrate ran: left as it is; run migrate --revert again", f.Path)
+		}
+		if err != nil {
+			return left("%s: cannot revert: %v; left alone", f.Path, err)
+		}
+		st.forget(f.Path)
+		fmt.Fprintf(stdout, "%s: reverted\n", f.Path)
+		return false, true
+	}
+	if f.Pending && cur.dev == f.Dev && cur.ino == f.Ino {
+		// A killed --apply never replaced it; it was edited since.
+		fmt.Fprintf(stdout, "%s: never migrated (the --apply that recorded it was interrupted), edited since: left as it is\n", f.Path)
+		st.forget(f.Path)
+		return false, false
+	}
+	migrated, _ := os.ReadFile(keptFile(st.dir, f.Path, ".new"))
+	fmt.Fprintf(stderr, "keyinit-go migrate: %s changed after the migration: left alone; the diff below goes from what --apply wrote to what is there now; "+
+		"to revert it anyway, copy %s over it and run --revert again\n", f.Path, keptFile(st.dir, f.Path, ".orig"))
+	fmt.Fprint(stdout, udiff.Unified(f.Path, migrated, cur.data))
+	return true, false
 }

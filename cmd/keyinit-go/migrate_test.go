@@ -105,7 +105,7 @@ func TestMigrateFixtureSets(t *testing.T) {
 					t.Errorf("%s still names pam_keyinit.so after --apply", name)
 				}
 			}
-			out, errOut, code = keyinitGo(t, "check", "--pam-dir", dir, "--module-dir", "testdata/modules")
+			out, errOut, code = keyinitGo(t, "check", "--pam-dir", dir, "--module-dir", fixtureModules)
 			if code != 0 || !strings.Contains(out, "\n0 error(s), ") {
 				t.Errorf("check of the result: exit %d; want 0 and no error\n%s\n%s", code, out, errOut)
 			}

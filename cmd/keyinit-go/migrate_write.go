@@ -2,17 +2,100 @@ package main
 
 // Replacing a pam.d file safely: a reader (libpam in a login starting now)
 // sees the old file or the new one, never a part, and the new one has the
-// old one's owner, mode and extended attributes (the SELinux label).
+// old one's owner, mode and extended attributes (the SELinux label). A
+// migration killed at any point leaves each file old or new, and at most a
+// temporary file beside it, which the next run removes.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
 )
+
+// stepHook is a test seam, nil outside this package's tests: they set it
+// to act between the steps of a migration (edit a file just before the
+// final compare, or end the process there as kill -9 would).
+var stepHook func(step, path string)
+
+// step marks a point a test may act at: "compare" just before a file is
+// compared with what was read, "temp" once writeAtomic's temporary file is
+// written and synced, "renamed" once it is renamed over its path.
+func step(name, path string) {
+	if stepHook != nil {
+		stepHook(name, path)
+	}
+}
+
+// readFile is a file's bytes and, read from the same open file, its device
+// and inode; symbolic links are not followed (path is a real path).
+type readFile struct {
+	data     []byte
+	dev, ino uint64
+}
+
+func readNoFollow(path string) (readFile, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return readFile{}, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return readFile{}, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return readFile{}, fmt.Errorf("%s is not a regular file", path)
+	}
+	data, err := io.ReadAll(f)
+	return readFile{data: data, dev: st.Dev, ino: st.Ino}, err
+}
+
+// errChanged: the file no longer holds what was read.
+var errChanged = errors.New("changed since it was read")
+
+// replaceIfUnchanged replaces path with data only if it is still the file
+// read as was (same device, inode and bytes), or returns errChanged. The
+// caller holds the state's lock, which keeps other migrate runs out; an
+// editor that writes between the compare and the rename (a few system
+// calls apart) is not seen.
+func replaceIfUnchanged(path string, was readFile, data []byte) error {
+	step("compare", path)
+	now, err := readNoFollow(path)
+	if err != nil || now.dev != was.dev || now.ino != was.ino || !bytes.Equal(now.data, was.data) {
+		return errChanged
+	}
+	return replaceFile(path, data)
+}
+
+// removeTemps removes the temporary files a killed writeAtomic left in
+// dir: those of the file named base, or with base "", of any file.
+func removeTemps(dir, base string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		n := e.Name()
+		ours := strings.HasPrefix(n, "."+base+tempMark)
+		if base == "" {
+			ours = strings.HasPrefix(n, ".") && strings.Contains(n, tempMark)
+		}
+		if ours && e.Type().IsRegular() {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
+}
+
+// tempMark is in the name of every temporary file writeAtomic makes:
+// ".NAME.keyinit-go-RANDOM".
+const tempMark = ".keyinit-go-"
 
 // replaceFile replaces path (a regular file) with data atomically.
 func replaceFile(path string, data []byte) error {
@@ -54,7 +137,7 @@ func writeNew(path string, data []byte) error {
 // the directory.
 func writeAtomic(path string, data []byte, prepare func(*os.File) error) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".keyinit-go-")
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempMark)
 	if err != nil {
 		return err
 	}
@@ -76,9 +159,11 @@ func writeAtomic(path string, data []byte, prepare func(*os.File) error) (err er
 	if err = f.Close(); err != nil {
 		return err
 	}
+	step("temp", path)
 	if err = os.Rename(f.Name(), path); err != nil {
 		return err
 	}
+	step("renamed", path)
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

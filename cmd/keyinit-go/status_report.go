@@ -63,7 +63,7 @@ func (r *statusReport) writeText(w io.Writer) {
 
 	switch s := r.Session; {
 	case s != nil:
-		fmt.Fprintf(w, "session keyring of the caller: %s (serial %d, %s)\n  %s\n", s.Name, s.Serial, who(s.UID, s.Owner), s.meaning())
+		fmt.Fprintf(w, "session keyring of the caller: %s (serial %d, %s)\n  %s\n", keyring.Escape(s.Name), s.Serial, who(s.UID, s.Owner), s.meaning())
 	case r.SessionError != "":
 		fmt.Fprintf(w, "session keyring of the caller: cannot look it up: %s\n", r.SessionError)
 	default:
@@ -104,5 +104,5 @@ func who(uid uint32, name string) string {
 	if name == "" {
 		return fmt.Sprintf("uid %d", uid)
 	}
-	return fmt.Sprintf("uid %d (%s)", uid, name)
+	return fmt.Sprintf("uid %d (%s)", uid, keyring.Escape(name))
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"pam_keyinit_go/cmd/keyinit-go/internal/keyring"
 	"pam_keyinit_go/internal/keys"
 	"pam_keyinit_go/test/harness"
 )
@@ -177,5 +178,77 @@ func TestStatusWithoutKeyctl(t *testing.T) {
 		if !strings.Contains(string(text), want.text) {
 			t.Errorf("%s: the text does not say %q:\n%s", errno, want.text, text)
 		}
+	}
+}
+
+// hostileName is a keyring name any process may choose: terminal escapes
+// (clear the screen, colours, a C1 CSI in UTF-8 and as a lone byte), a bell
+// and a newline followed by what would pass for a line of the report.
+func hostileName() string {
+	return harness.RandomName("kig-") + "\x1b[2J\x1b[31m\u009b\x9b\nkeyctl: does NOT work here\r\x07"
+}
+
+// inHostileSession runs the built keyinit-go with args in a new session
+// keyring named name, joined on a thread of its own (which then ends), and
+// returns its stdout and exit code.
+func inHostileSession(t *testing.T, name string, args ...string) (string, int) {
+	t.Helper()
+	var out []byte
+	var err error
+	bin := harness.Built(t, "keyinit-go")
+	harness.OnNewThread(func() {
+		if _, jerr := unix.KeyctlJoinSessionKeyring(name); jerr != nil {
+			err = jerr
+			return
+		}
+		out, err = exec.Command(bin, args...).Output()
+	})
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("keyinit-go %q in session keyring %q: %v", args, name, err)
+	}
+	return string(out), 0
+}
+
+// noControls asserts that text has no control character but newlines, and
+// no C1 control in UTF-8.
+func noControls(t *testing.T, what, text string) {
+	t.Helper()
+	for i, r := range text {
+		if r != '\n' && (r < 0x20 || r >= 0x7f && r < 0xa0) || r == '\ufffd' && text[i] != 0xef {
+			t.Errorf("%s has the control character %q at %d:\n%q", what, r, i, text)
+			return
+		}
+	}
+}
+
+// status shows the caller's keyring name escaped, as try does: it draws
+// no line of its own and sends nothing to the terminal; --json keeps it as
+// the kernel has it (JSON escapes control characters itself).
+func TestStatusEscapesNames(t *testing.T) {
+	name := hostileName()
+	out, code := inHostileSession(t, name, "status")
+	if code != 0 {
+		t.Errorf("exit %d; want 0\n%s", code, out)
+	}
+	noControls(t, "status", out)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 4 || lines[0] != "keyctl: works" || strings.Count(out, "keyctl:") != 2 {
+		t.Errorf("status printed %d lines, or a line that starts with keyctl: besides the first:\n%s", len(lines), out)
+	}
+	if want := "session keyring of the caller: " + keyring.Escape(name) + " (serial "; !strings.Contains(out, want) {
+		t.Errorf("status lacks %q:\n%s", want, out)
+	}
+	if !strings.Contains(out, `\x1b[2J\x1b[31m\u009b\x9b\nkeyctl: does NOT work here\r\a (serial `) {
+		t.Errorf("the name is not escaped as a Go string is:\n%s", out)
+	}
+	js, _ := inHostileSession(t, name, "status", "--json")
+	var rep statusReport
+	// JSON strings are UTF-8: encoding/json writes the lone byte as U+FFFD.
+	if err := json.Unmarshal([]byte(js), &rep); err != nil || rep.Session == nil || rep.Session.Name != strings.ToValidUTF8(name, "\ufffd") {
+		t.Errorf("--json: %v, session %+v; want the name as the kernel has it", err, rep.Session)
 	}
 }

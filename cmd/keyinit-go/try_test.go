@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"pam_keyinit_go/cmd/keyinit-go/internal/keyring"
 	"pam_keyinit_go/test/harness"
 )
 
@@ -275,5 +276,31 @@ func TestTryLoadsModuleInHelperOnly(t *testing.T) {
 	}
 	if got != want {
 		t.Errorf("probe saw\n%s\nwant (executable, mappings of the module, of libpam)\n%s", b, want)
+	}
+}
+
+// try shows names from the kernel escaped, in its trees and its verdict:
+// a host keyring named with terminal escapes and a newline, kept by a
+// stack without keyinit, draws no line of its own.
+func TestTryEscapesNames(t *testing.T) {
+	u := harness.TempUser(t)
+	svc := harness.ConfDirService(t, "session required pam_permit.so\n")
+	name := hostileName()
+	out, code := inHostileSession(t, name, "try", "--conf-dir", svc.Dir, svc.Name, u.Name)
+	if code != 1 {
+		t.Errorf("exit %d; want 1 (the host's keyring kept)\n%s", code, out)
+	}
+	noControls(t, "try", out)
+	esc := keyring.Escape(name)
+	for _, want := range []string{
+		` keyring "` + esc + `"  owner root (uid 0)`,
+		"\nverdict (NOT OK): kept the session keyring the process already had, " + esc + " (serial ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "\nkeyctl:"); n != 0 {
+		t.Errorf("the name drew %d lines of its own:\n%s", n, out)
 	}
 }

@@ -11,7 +11,7 @@ import "strings"
 // Exit codes. What counts as findings is in each command's help below.
 const (
 	exitOK       = 0 // as hoped
-	exitFindings = 1 // try: not the user's own keyring; check: errors; status: keyctl does not work; migrate: refused or lines left
+	exitFindings = 1 // try: not the user's own keyring; check: errors; status: keyctl does not work; migrate: refused, lines or files left
 	exitUsage    = 2 // bad arguments or the command could not run
 )
 
@@ -46,7 +46,9 @@ session keyring
 
 as trees (serial, type, name, owner, gid, permissions, links), and a verdict
 such as "new session keyring _ses (serial 123) owned by alice, linked to
-alice's user keyring _uid.1001; revoked at close".
+alice's user keyring _uid.1001; revoked at close". Key names, which any
+process may choose, are shown with control characters escaped (\n, \x1b), as
+in a Go string, so that none can draw a line or talk to the terminal.
 
 Every module of the session stack really runs: whatever they do (pam_mkhomedir
 creates homes, pam_lastlog writes lastlog, pam_systemd registers a login
@@ -82,6 +84,11 @@ pam_keyinit_go.so lines and reports, as FILE:LINE: SEVERITY: MESSAGE [CODE]:
                      missing hook (PAM_MODULE_UNKNOWN) fail the stack
     module-missing   the module file does not exist (relative names resolve
                      in the system module directory)
+    untrusted-core   a root host would refuse to load the Go core beside
+                     pam_keyinit_go.so: the core, its directory or one above
+                     it is not root's, or group or others may write it (a
+                     root-owned sticky directory above it may be writable);
+                     symbolic links resolved, as the module resolves them
     c-and-go         pam_keyinit.so and pam_keyinit_go.so in one stack
     include, syntax  unreadable includes, include loops, lines libpam rejects
   warnings
@@ -137,6 +144,9 @@ warnings with --strict); 2 bad usage or unreadable arguments.
            user-session keyring in a thread with none, so "none" shows as
            the user-session keyring.
 
+Names (of the keyring, of users) are shown with control characters escaped,
+as try shows them.
+
 The keyrings themselves: "keyctl show @s"; every uid's key use: "cat
 /proc/key-users"; the limits: "sysctl kernel.keys".
 
@@ -165,19 +175,34 @@ With no FILE or SERVICE, every file in --pam-dir that names pam_keyinit.so.
 
 --apply refuses, changing nothing, when the module directory lacks
 pam_keyinit_go.so or pam_keyinit_go/core.so (the module is both files),
-when "keyinit-go check" of the result finds an error, or when a file cannot
-be replaced. Otherwise it keeps each original and a manifest (path, sha256
-before and after) in --state-dir, then replaces each file atomically
+when a root host would not load that core (see check's untrusted-core),
+when "keyinit-go check" of the result finds an error, when a file cannot
+be replaced, or when a file is not in --pam-dir (or named by a symbolic
+link directly in it): --revert would not put it back. Otherwise, holding
+the lock in --state-dir, it keeps each original and a manifest (path,
+sha256 before and after) there, then replaces each file atomically
 (temporary file in its directory, fsync, rename) with the owner, mode and
-extended attributes (SELinux label) of the original.
+extended attributes (SELinux label) of the original, but only if the file
+is still what was read (the same bytes and inode): a file changed meanwhile
+is left as it is, with one line, and the others are migrated (run migrate
+again for it). Killed at any point, --apply leaves each file as it was or
+as migrated; --revert, or --apply again, finishes the job.
 
 --revert puts back, byte for byte, every file still as --apply left it. A
 file changed since is left alone and reported with a diff from what --apply
-wrote to what is there now.
+wrote to what is there now. It writes only in the PAM directory --apply
+recorded: an entry elsewhere, with "..", or behind a symbolic link that
+leads out is refused, with one line, and left in the manifest.
+
+The state directory, every directory above it (a root-owned sticky one may
+be writable), the manifest and the kept files must be root's (or those of
+the user running keyinit-go) and not writable by group or others: a root
+--revert writes pam.d files from them. Otherwise migrate refuses, with one
+line, and changes nothing.
 
 Exit status: 0 done (or, without --apply, every line can be migrated);
-1 refused, a line left unmigrated, or a file left unreverted; 2 bad usage or
-could not run.
+1 refused, a line left unmigrated, a file changed while migrate ran, or a
+file left unreverted; 2 bad usage or could not run.
 `,
 	},
 }

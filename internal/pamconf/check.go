@@ -14,6 +14,10 @@ import (
 type Checker struct {
 	ModuleDir string                 // the system PAM module directory
 	Exists    func(path string) bool // whether a module file exists
+	// Trust says why a root host's pam_keyinit_go.so would refuse to load
+	// the Go core at a path (internal/trust.Core), or nil; nil skips that
+	// rule.
+	Trust func(core string) error
 	// Limits reads what pam_limits.so lines set (limits.go); nil skips
 	// that rule.
 	Limits *limitsconf.Loader
@@ -30,6 +34,7 @@ func (c Checker) Check(svc Service) []Finding {
 		fs = append(fs, unknownOptions(e)...)
 		fs = append(fs, wrongStack(e)...)
 		fs = append(fs, c.moduleMissing(e)...)
+		fs = append(fs, c.untrustedCore(e)...)
 		fs = append(fs, sharedHost(svc.Name, e)...)
 	}
 	for _, typ := range []string{"auth", "session"} {
@@ -95,6 +100,24 @@ func (c Checker) moduleMissing(e Entry) []Finding {
 	return []Finding{{Pos: e.Pos, Severity: Error, Code: CodeModuleMissing,
 		Message: fmt.Sprintf("module file %s does not exist: libpam logs \"unable to dlopen\" and %s; "+
 			"install it ('make install' for pam_keyinit_go.so, package libpam-modules for pam_keyinit.so) or fix the path", file, effect)}}
+}
+
+// untrustedCore: the Go core beside the front is one a root host (sshd,
+// login, su: every real one) refuses to load, as the front's trust rule
+// says (internal/trust, pam/front/trust.c).
+func (c Checker) untrustedCore(e Entry) []Finding {
+	file := ModuleFile(e.Module, c.ModuleDir)
+	core := filepath.Join(filepath.Dir(file), GoCore)
+	if c.Trust == nil || filepath.Base(file) != GoModule || !c.Exists(file) || !c.Exists(core) {
+		return nil
+	}
+	err := c.Trust(core)
+	if err == nil {
+		return nil
+	}
+	return []Finding{{Pos: e.Pos, Severity: Error, Code: CodeUntrusted,
+		Message: fmt.Sprintf("a root host refuses to load the Go core %s: %v; every session the line should give a keyring gets none "+
+			"(the module logs \"refusing to load the Go core\"): fix the owner and mode (as the package installs them) or reinstall the package", core, err)}}
 }
 
 // sharedHost: services whose host keeps or reuses its process need force and

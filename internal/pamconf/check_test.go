@@ -171,3 +171,44 @@ func TestCoreMissingBesideTheModule(t *testing.T) {
 		}
 	}
 }
+
+// A Go core a root host would refuse (Checker.Trust says why) is an error
+// at the line; a C module line, a missing core and a trusted one are not.
+func TestUntrustedCore(t *testing.T) {
+	lines, bad := Parse("svc", []byte("session optional pam_keyinit_go.so force revoke\nsession optional pam_keyinit.so\n"))
+	if len(bad) != 0 || len(lines) != 2 {
+		t.Fatalf("parse: %v %v", lines, bad)
+	}
+	refusal := fmt.Errorf("/sec/pam_keyinit_go must be a root-owned directory that group and others cannot write")
+	for _, tc := range []struct {
+		name   string
+		exists map[string]bool
+		trust  func(string) error
+		want   string
+	}{
+		{"trusted", map[string]bool{"/sec/pam_keyinit_go.so": true, "/sec/pam_keyinit_go/core.so": true}, func(string) error { return nil }, ""},
+		{"untrusted", map[string]bool{"/sec/pam_keyinit_go.so": true, "/sec/pam_keyinit_go/core.so": true},
+			func(core string) error {
+				if core != "/sec/pam_keyinit_go/core.so" {
+					t.Errorf("Trust asked about %s", core)
+				}
+				return refusal
+			}, "a root host refuses to load the Go core /sec/pam_keyinit_go/core.so: " + refusal.Error()},
+		{"core missing", map[string]bool{"/sec/pam_keyinit_go.so": true}, func(string) error { return refusal }, ""},
+		{"no rule", map[string]bool{"/sec/pam_keyinit_go.so": true, "/sec/pam_keyinit_go/core.so": true}, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Checker{ModuleDir: "/sec", Exists: func(p string) bool { return tc.exists[p] }, Trust: tc.trust}
+			fs := c.untrustedCore(Entry{Line: lines[0]})
+			switch {
+			case tc.want == "" && len(fs) != 0:
+				t.Errorf("findings %v; want none", fs)
+			case tc.want != "" && (len(fs) != 1 || fs[0].Severity != Error || fs[0].Code != CodeUntrusted || !strings.Contains(fs[0].Message, tc.want)):
+				t.Errorf("findings %v; want one untrusted-core error saying %q", fs, tc.want)
+			}
+			if fs := c.untrustedCore(Entry{Line: lines[1]}); len(fs) != 0 {
+				t.Errorf("pam_keyinit.so: findings %v; want none", fs)
+			}
+		})
+	}
+}

@@ -60,6 +60,7 @@ const (
 	CodeUnknownOption = "unknown-option"
 	CodeWrongStack    = "wrong-stack"
 	CodeModuleMissing = "module-missing"
+	CodeUntrusted     = "untrusted-core" // a root host refuses to load the Go core
 	CodeAfterKeys     = "after-key-module"
 	CodeBothModules   = "c-and-go"
 	CodeDuplicate     = "duplicate"

@@ -101,7 +101,7 @@ func (k Key) IsUserSession() bool { return strings.HasPrefix(k.Name, "_uid_ses."
 // Who is "alice (uid 1001)", or "uid 1001" when the name is unknown.
 func (k Key) Who() string {
 	if k.Owner != "" {
-		return fmt.Sprintf("%s (uid %d)", k.Owner, k.UID)
+		return fmt.Sprintf("%s (uid %d)", Escape(k.Owner), k.UID)
 	}
 	return fmt.Sprintf("uid %d", k.UID)
 }

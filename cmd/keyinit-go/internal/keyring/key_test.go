@@ -113,3 +113,28 @@ func TestWho(t *testing.T) {
 		t.Errorf("Who = %q", got)
 	}
 }
+
+// Names any process may choose are escaped as Go string literals are,
+// everywhere a report shows them; plain names stay as they are.
+func TestEscape(t *testing.T) {
+	for in, want := range map[string]string{
+		"_ses":                        "_ses",
+		"_uid_ses.1001":               "_uid_ses.1001",
+		"a b;c":                       "a b;c",
+		"x\x1b[2J\ny\r\x07\u009b\x9b": `x\x1b[2J\ny\r\a\u009b\x9b`,
+		`back\slash "quoted"`:         `back\\slash \"quoted\"`,
+		"é":                           "é",
+	} {
+		if got := Escape(in); got != want {
+			t.Errorf("Escape(%q) = %q; want %q", in, got, want)
+		}
+	}
+	k := Key{Serial: 7, Type: "keyring", Name: "evil\n  \\_ 1 keyring \"_uid.0\"", UID: 0, Owner: "ro\x1bot", Perm: "3f030000", PermText: "p"}
+	if got, want := Line(k), `7 keyring "evil\n  \\_ 1 keyring \"_uid.0\""  owner ro\x1bot (uid 0) gid 0 perm 3f030000 (p)`; got != want {
+		t.Errorf("Line = %s; want %s", got, want)
+	}
+	v := Judge(Outcome{User: "alice", UID: 1001, Before: &Key{Serial: 7}, AfterOpen: &k})
+	if strings.ContainsAny(v.Text, "\n\x1b") || !strings.Contains(v.Text, `kept the session keyring the process already had, evil\n  \\_ 1 keyring \"_uid.0\" (serial 7) owned by ro\x1bot (uid 0)`) {
+		t.Errorf("verdict %q", v.Text)
+	}
+}

@@ -3,6 +3,7 @@ package keyring
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -34,9 +35,20 @@ func Line(k Key) string {
 	case k.Error != "" && k.Type == "":
 		return fmt.Sprintf("%d (%s)", k.Serial, k.Error)
 	}
-	s := fmt.Sprintf("%d %s %q  owner %s gid %d perm %s (%s)", k.Serial, k.Type, k.Name, k.Who(), k.GID, k.Perm, k.PermText)
+	s := fmt.Sprintf("%d %s \"%s\"  owner %s gid %d perm %s (%s)", k.Serial, Escape(k.Type), Escape(k.Name), k.Who(), k.GID, k.Perm, k.PermText)
 	if k.Error != "" {
 		s += " (" + k.Error + ")"
 	}
 	return s
+}
+
+// Escape is how every report shows a name it did not choose (a key's name
+// or type, which any process may set, or a user name): as a Go string
+// literal without its quotes, so that control characters, invalid UTF-8,
+// backslashes and quotes come out escaped ("\x1b", "\n") and a name can
+// neither draw a line of its own nor talk to the terminal. A plain name
+// stays as it is.
+func Escape(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }

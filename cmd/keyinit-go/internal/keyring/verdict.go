@@ -51,9 +51,9 @@ func Judge(o Outcome) Verdict {
 	parts = append(parts, describeAfterOpen(o, a, v))
 	if v.Own {
 		if v.LinkedUserKeyring {
-			parts[len(parts)-1] += fmt.Sprintf(", linked to %s's user keyring %s", o.User, userRing)
+			parts[len(parts)-1] += fmt.Sprintf(", linked to %s's user keyring %s", Escape(o.User), userRing)
 		} else {
-			parts[len(parts)-1] += fmt.Sprintf(", not linked to %s's user keyring %s (keys in @u are not found through @s)", o.User, userRing)
+			parts[len(parts)-1] += fmt.Sprintf(", not linked to %s's user keyring %s (keys in @u are not found through @s)", Escape(o.User), userRing)
 		}
 	}
 	if c := o.AfterClose; c != nil {
@@ -73,23 +73,24 @@ func Judge(o Outcome) Verdict {
 }
 
 func describeAfterOpen(o Outcome, a *Key, v Verdict) string {
-	what := fmt.Sprintf("%s (serial %d) owned by %s", a.Name, a.Serial, a.Who())
+	name, user := Escape(a.Name), Escape(o.User)
+	what := fmt.Sprintf("%s (serial %d) owned by %s", name, a.Serial, a.Who())
 	switch {
 	case a.Revoked:
 		return fmt.Sprintf("the session keyring after open (serial %d) is revoked", a.Serial)
 	case a.Error != "":
 		return fmt.Sprintf("the session keyring after open (serial %d) cannot be read: %s", a.Serial, a.Error)
 	case v.Own && v.New:
-		return fmt.Sprintf("new session keyring %s (serial %d) owned by %s", a.Name, a.Serial, o.User)
+		return fmt.Sprintf("new session keyring %s (serial %d) owned by %s", name, a.Serial, user)
 	case v.Own:
-		return fmt.Sprintf("kept the session keyring the process already had, %s (serial %d), owned by %s", a.Name, a.Serial, o.User)
+		return fmt.Sprintf("kept the session keyring the process already had, %s (serial %d), owned by %s", name, a.Serial, user)
 	case a.IsUserSession():
 		return fmt.Sprintf("no session keyring of its own after open: @s is the user-session keyring %s, shared by all processes of %s that have none; "+
 			"no keyinit module made one for %s (none ran, or one without force found this keyring set): "+
-			"add \"session optional pam_keyinit_go.so force revoke\" to the service, or force to its keyinit line", what, a.Who(), o.User)
+			"add \"session optional pam_keyinit_go.so force revoke\" to the service, or force to its keyinit line", what, a.Who(), user)
 	case !v.New:
 		return fmt.Sprintf("kept the session keyring the process already had, %s, not %s's: "+
-			"without force pam_keyinit leaves an existing session keyring alone (add force), or no keyinit module ran", what, o.User)
+			"without force pam_keyinit leaves an existing session keyring alone (add force), or no keyinit module ran", what, user)
 	}
-	return fmt.Sprintf("new session keyring %s, not by %s (uid %d)", what, o.User, o.UID)
+	return fmt.Sprintf("new session keyring %s, not by %s (uid %d)", what, user, o.UID)
 }
