@@ -36,6 +36,9 @@ int kig_open_trusted(pam_handle_t *pamh, const char *path, char real[PATH_MAX], 
  * preflight.c, seccomp_probe.c */
 int kig_runtime_can_start(pam_handle_t *pamh);
 int kig_seccomp_allows_runtime(pam_handle_t *pamh);
+/* Reads a small file (of /proc or /sys) into buf, NUL-terminated; 0 if it
+ * cannot. preflight.c */
+int kig_read_file(const char *path, char *buf, size_t size);
 
 /* The static argv, environment and auxiliary vector the runtime starts
  * with (runtime_args.c). */

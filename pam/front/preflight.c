@@ -51,21 +51,29 @@ static unsigned long long kib(rlim_t v)
 	return (unsigned long long)(v / KIB);
 }
 
+int kig_read_file(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return 1;
+}
+
 /* The process's mapped address space (VmSize) in KiB, 0 if unknown. */
 static unsigned long long mapped_kib(void)
 {
 	char buf[128];
 	unsigned long long pages = 0;
-	ssize_t n;
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (!kig_read_file("/proc/self/statm", buf, sizeof(buf)))
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	sscanf(buf, "%llu", &pages);
 	return pages * (unsigned long long)sysconf(_SC_PAGESIZE) / KIB;
 }
@@ -222,16 +230,9 @@ static int threads_fit(pam_handle_t *pamh)
 static int read_u64(const char *path, unsigned long long *v)
 {
 	char buf[64];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (!kig_read_file(path, buf, sizeof(buf)))
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	if (strncmp(buf, "max", 3) == 0) {
 		*v = ULLONG_MAX;
 		return 1;
