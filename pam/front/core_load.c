@@ -254,6 +254,20 @@ static int start(void)
 	return ok;
 }
 
+/* Takes the core another copy of this front (named by another path in
+ * pam.d) has already mapped in this process, from the same file: it was
+ * checked when that front loaded it, and mapping nothing new needs no
+ * checks. Silent when there is none. */
+static void adopt(pam_handle_t *pamh)
+{
+	static char real[PATH_MAX];  /* under load_lock */
+	void *h;
+
+	if (realpath(core_path(), real) != NULL &&
+	    (h = dlopen(real, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD)) != NULL)
+		resolve(pamh, h, real);
+}
+
 /* Loads the core if need be; 0 after one line if it cannot be. */
 static int loaded(pam_handle_t *pamh)
 {
@@ -284,14 +298,14 @@ const struct kig_core *kig_core_here(pam_handle_t *pamh, pid_t *loader)
 
 	*loader = 0;
 	pthread_mutex_lock(&load_lock);
+	if (core.init == NULL)
+		adopt(pamh);
 	if (core.init != NULL && core.started_here(loader)) {
 		here = &core;  /* started in this process: the usual case */
 	} else if (*loader == 0 && kig_runtime_can_start(pamh) && loaded(pamh) &&
 		   !core.started_here(loader) && *loader == 0) {
 		/* Checked before loading: the core's own constructor makes calls
-		 * (madvise) a seccomp filter may kill on. Another copy of this
-		 * front may have started the runtime meanwhile: then *loader is
-		 * this process. */
+		 * (madvise) a seccomp filter may kill on. */
 		int ok;
 
 		pthread_mutex_lock(&window_lock);
