@@ -36,6 +36,7 @@ func runMigrate(c *cmdline, args []string) int {
 	revert := c.flags.Bool("revert", false, "put back the files --apply changed")
 	dirs := c.pamFlags("the PAM service `DIR`", "the system PAM module `DIR` (default: found by looking for pam_permit.so)")
 	stateDir := c.flags.String("state-dir", "/var/lib/keyinit-go", "where --apply keeps the originals and the manifest, as `DIR`")
+	setcred := c.flags.Bool("setcred-line", false, "also add \""+pamconf.SetcredLine+"\" first in the auth stack of each service check warns about with keys-before-session")
 	pos, code, ok := c.parse(args, nil)
 	switch {
 	case !ok:
@@ -51,7 +52,7 @@ func runMigrate(c *cmdline, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	plan, err := planMigration(targets, len(pos) == 0)
+	plan, err := planMigration(targets, len(pos) == 0, *setcred, *dirs.pamDir)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -76,8 +77,10 @@ func runMigrate(c *cmdline, args []string) int {
 
 // planMigration reads each target once (two names of one file count once)
 // and works out its change. With onlyKeyinit, files that name no
-// pam_keyinit.so are skipped quietly.
-func planMigration(targets []checkTarget, onlyKeyinit bool) ([]migration, error) {
+// pam_keyinit.so (and, with setcred, get no auth line) are skipped quietly.
+// With setcred, services that "check" warns about with keys-before-session
+// get pamconf.SetcredLine first in their auth stack (migrate_setcred.go).
+func planMigration(targets []checkTarget, onlyKeyinit, setcred bool, pamDir string) ([]migration, error) {
 	var plan []migration
 	seen := map[string]bool{}
 	for _, t := range targets {
@@ -94,12 +97,21 @@ func planMigration(targets []checkTarget, onlyKeyinit bool) ([]migration, error)
 			return nil, err
 		}
 		after, notes := migrateText(t.file, was.data)
-		if onlyKeyinit && bytes.Equal(after, was.data) && len(notes) == 0 {
-			continue
-		}
 		plan = append(plan, migration{name: t.file, path: p, was: was, before: was.data, after: after, notes: notes})
 	}
-	return plan, nil
+	if setcred {
+		addSetcredLines(plan, targets, pamDir)
+	}
+	if !onlyKeyinit {
+		return plan, nil
+	}
+	var out []migration
+	for _, m := range plan {
+		if !bytes.Equal(m.after, m.before) || len(m.notes) > 0 {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // Markers of the block pam-auth-update(8) writes and rewrites in common-*.

@@ -92,8 +92,9 @@ pam_keyinit_go.so lines and reports, as FILE:LINE: SEVERITY: MESSAGE [CODE]:
     c-and-go         pam_keyinit.so and pam_keyinit_go.so in one stack
     include, syntax  unreadable includes, include loops, lines libpam rejects
   warnings
-    wrong-stack      in auth (only pam_setcred acts), or in account/password
-                     where it does nothing
+    wrong-stack      in auth (only pam_setcred acts; not when it comes
+                     before pam_krb5, as keys-before-session asks), or in
+                     account/password where it does nothing
     module-missing   missing, on a "-session" line libpam skips quietly
     after-key-module after a module that adds keys to the session keyring:
                      pam_krb5, pam_ecryptfs, pam_fscrypt, pam_cifscreds,
@@ -104,6 +105,13 @@ pam_keyinit_go.so lines and reports, as FILE:LINE: SEVERITY: MESSAGE [CODE]:
                      keyring: sshd, login, systemd-user, gdm*, lightdm*,
                      sddm*, xrdp-sesman, cockpit; these want "force revoke"
     duplicate        the same module twice in one stack
+    keys-before-session
+                     pam_krb5 in the auth stack with no "auth optional
+                     pam_keyinit_go.so force revoke" before it: it stores
+                     tickets at pam_setcred, which su, login, sudo and display
+                     managers call before pam_open_session, so a KEYRING:
+                     cache lands in the caller's keyring (never for sshd,
+                     which opens the session first)
     low-limit        pam_limits.so runs before pam_keyinit_go.so and sets as,
                      data or stack for some domain outside what the module's
                      Go runtime needs: the module refuses to start it there
@@ -156,7 +164,7 @@ Exit status: 0; 1 when keyctl does not work here; 2 bad usage.
 	{
 		name:     "migrate",
 		run:      runMigrate,
-		synopsis: "[--apply | --revert] [--pam-dir DIR] [--module-dir DIR] [--state-dir DIR] [FILE|SERVICE...]",
+		synopsis: "[--apply | --revert] [--setcred-line] [--pam-dir DIR] [--module-dir DIR] [--state-dir DIR] [FILE|SERVICE...]",
 		summary: `show (as a diff), apply or undo the switch of pam.d files from
         pam_keyinit.so to pam_keyinit_go.so`,
 		help: `Switches PAM service files from pam_keyinit.so to pam_keyinit_go.so, and back.
@@ -172,6 +180,18 @@ reports, and leaves as they are:
     "pam-auth-update --enable keyinit-go", and disable the profile that adds
     pam_keyinit.so).
 With no FILE or SERVICE, every file in --pam-dir that names pam_keyinit.so.
+
+--setcred-line (off by default) also adds the line
+  auth       optional     pam_keyinit_go.so force revoke
+first in the auth stack of each service that "check" warns about with
+keys-before-session (pam_krb5 in the auth stack, no such line before it;
+never sshd): su, login, sudo and display managers call pam_setcred before
+pam_open_session, and without the line the keys pam_krb5 stores then land
+in the caller's session keyring. Services are taken with the files they
+include first, so su-l, which includes su, gets no second line; a place
+inside pam-auth-update's managed block is reported and skipped (the
+services that include the file get the line). The added lines are in the
+diff, and --apply, its checks and --revert treat them as every other change.
 
 --apply refuses, changing nothing, when the module directory lacks
 pam_keyinit_go.so or pam_keyinit_go/core.so (the module is both files),

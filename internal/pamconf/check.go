@@ -32,7 +32,9 @@ func (c Checker) Check(svc Service) []Finding {
 			continue
 		}
 		fs = append(fs, unknownOptions(e)...)
-		fs = append(fs, wrongStack(e)...)
+		if e.Type != "auth" || path.Base(e.Module) != GoModule || !setcredKeysAfter(svc, e) {
+			fs = append(fs, wrongStack(e)...)
+		}
 		fs = append(fs, c.moduleMissing(e)...)
 		fs = append(fs, c.untrustedCore(e)...)
 		fs = append(fs, sharedHost(svc.Name, e)...)
@@ -40,6 +42,7 @@ func (c Checker) Check(svc Service) []Finding {
 	for _, typ := range []string{"auth", "session"} {
 		fs = append(fs, stackOrder(svc.Name, svc.Stack(typ))...)
 	}
+	fs = append(fs, KeysBeforeSession(svc)...)
 	return append(fs, c.runtimeLimits(svc)...)
 }
 

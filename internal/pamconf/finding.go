@@ -68,6 +68,8 @@ const (
 	CodeNoForce       = "no-force"
 	CodeLowLimit      = "low-limit"       // pam_limits before the line: the module refuses
 	CodeLowLimitAfter = "low-limit-after" // pam_limits after it: the process's mappings fail
+	// A module stores keys at setcred with no pam_keyinit_go.so auth line before it.
+	CodeKeysBeforeSession = "keys-before-session"
 )
 
 // Tidy sorts findings by file, line and code and drops repeats: a line in
