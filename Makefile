@@ -112,7 +112,7 @@ deps:
 
 # C programs the integration tests run (test/hosts/*.c -> build/test/*).
 TEST_PROGRAMS := $(patsubst test/hosts/%.c,build/test/%,$(wildcard test/hosts/*.c))
-build/test/%: test/hosts/%.c test/hosts/keyquota.h test/hosts/seccomp_rules.h
+build/test/%: test/hosts/%.c test/hosts/keyquota.h test/hosts/seccomp_rules.h test/hosts/threads.h
 	@mkdir -p build/test
 	$(CC) -O2 -Wall -Wextra -pthread -DKIG_CORE_GODEBUG='"$(CORE_GODEBUG)"' -o $@ $< -lpam
 test-programs: $(TEST_PROGRAMS)

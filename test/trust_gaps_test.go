@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,7 +47,7 @@ func runTrustHost(t *testing.T, prefix []string, env []string, args ...string) t
 	host := harness.Built(t, "test/trusthost")
 	if prefix != nil {
 		copied := filepath.Join(trustDir(t), "trusthost")
-		trustCopyFile(t, host, copied, 0o755)
+		harness.CopyFile(t, host, copied, 0o755)
 		host = copied
 	}
 	argv := append(append(append([]string{}, prefix...), host), args...)
@@ -97,30 +96,6 @@ func trustDir(t *testing.T) string {
 	return dir
 }
 
-// trustCopyFile copies a file, root's and mode 0644 (0755 for a front).
-func trustCopyFile(t *testing.T, from, to string, mode os.FileMode) {
-	t.Helper()
-	in, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(to, mode); err != nil { // past the umask
-		t.Fatal(err)
-	}
-}
-
 // trustInstall puts a copy of the built front in dir (made 0755 if need
 // be) and, unless core is "", the file core as dir/pam_keyinit_go/core.so;
 // it returns the front's path and the core's.
@@ -130,7 +105,7 @@ func trustInstall(t *testing.T, dir, core string) (front, coreCopy string) {
 		t.Fatal(err)
 	}
 	front = filepath.Join(dir, "pam_keyinit_go.so")
-	trustCopyFile(t, harness.Module(t), front, 0o755)
+	harness.CopyFile(t, harness.Module(t), front, 0o755)
 	coreCopy = filepath.Join(dir, "pam_keyinit_go", "core.so")
 	if core == "" {
 		return front, coreCopy
@@ -138,7 +113,7 @@ func trustInstall(t *testing.T, dir, core string) (front, coreCopy string) {
 	if err := os.Mkdir(filepath.Dir(coreCopy), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	trustCopyFile(t, core, coreCopy, 0o644)
+	harness.CopyFile(t, core, coreCopy, 0o644)
 	return front, coreCopy
 }
 

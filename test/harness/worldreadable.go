@@ -24,7 +24,7 @@ func WorldReadableModule(t testing.TB, module string) string {
 		t.Fatal(err)
 	}
 	copy := filepath.Join(dir, filepath.Base(module))
-	copyFile(t, module, copy)
+	CopyFile(t, module, copy, 0o644)
 	core := filepath.Join(filepath.Dir(module), "pam_keyinit_go")
 	entries, err := os.ReadDir(core)
 	if os.IsNotExist(err) {
@@ -37,21 +37,22 @@ func WorldReadableModule(t testing.TB, module string) string {
 	}
 	for _, e := range entries {
 		if e.Type().IsRegular() {
-			copyFile(t, filepath.Join(core, e.Name()), filepath.Join(dir, "pam_keyinit_go", e.Name()))
+			CopyFile(t, filepath.Join(core, e.Name()), filepath.Join(dir, "pam_keyinit_go", e.Name()), 0o644)
 		}
 	}
 	return copy
 }
 
-// copyFile copies a regular file, readable by all (0644).
-func copyFile(t testing.TB, from, to string) {
+// CopyFile copies a regular file to a new file with mode (whatever the
+// umask). Tests that install copies of the module use it.
+func CopyFile(t testing.TB, from, to string, mode os.FileMode) {
 	t.Helper()
 	in, err := os.Open(from)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +61,9 @@ func copyFile(t testing.TB, from, to string) {
 		t.Fatal(err)
 	}
 	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(to, mode); err != nil { // past the umask
 		t.Fatal(err)
 	}
 }

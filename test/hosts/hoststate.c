@@ -40,6 +40,8 @@
 #include <sys/wait.h>
 #include <security/pam_appl.h>
 
+#include "threads.h"
+
 #define KEYCTL_GET_KEYRING_ID 0
 #define KEYCTL_DESCRIBE 6
 #define KEY_SPEC_SESSION_KEYRING -3
@@ -176,20 +178,6 @@ static void show_env(const char *when)
 		printf("%s environ: %s\n", when, *e);
 	for (e = env_block; e != NULL && *e != NULL; e++)
 		printf("%s env block: %s\n", when, *e);
-}
-
-static int threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *de;
-	int n = 0;
-
-	while (d != NULL && (de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	if (d != NULL)
-		closedir(d);
-	return n;
 }
 
 /* Whether the Go core (pam_keyinit_go/core.so) is mapped: only a session

@@ -38,6 +38,8 @@
 #include <linux/capability.h>
 #include <security/pam_appl.h>
 
+#include "threads.h"
+
 #define MAX_ENV 256
 #define KEYCTL_GET_KEYRING_ID 0
 #define KEYCTL_DESCRIBE 6
@@ -152,20 +154,6 @@ static void show_mapped_cores(void)
 		fclose(f);
 	for (i = 0; i < nseen; i++)
 		printf("mapped core: %s\n", seen[i]);
-}
-
-static int threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *de;
-	int n = 0;
-
-	while (d != NULL && (de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	if (d != NULL)
-		closedir(d);
-	return n;
 }
 
 static void plugin(const char *file)
