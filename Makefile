@@ -46,7 +46,8 @@ SECUREDIR := $(shell $(GO) run ./internal/pamdir/pam-module-dir)
 endif
 
 # Debian packages the build, the tests and the demo use.
-DEB_DEPS := gcc make patch strace libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps man-db groff-base lintian rpm rpmlint
+DEB_DEPS := gcc make patch strace libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps man-db groff-base lintian rpm rpmlint \
+            krb5-kdc krb5-admin-server krb5-user libpam-krb5
 
 .PHONY: all deps test test-programs fuzz demo bench clean keyinit-go mutate
 all: $(MODULE) $(CORE) $(TOOL) $(HELPER)
@@ -73,11 +74,12 @@ $(MODULE): $(FRONT_SOURCES) build/securedir
 # the GNU build ID, from the content alone. It also makes go relink every
 # time make asks: with a build ID it would keep a core.so it thinks up to
 # date after a change of pam/core.map alone, a file go does not know.
+# -checklinkname=0: pam/sysmon_sleep.go sets runtime.forcegcperiod.
 CORE_LDFLAGS := -Wl,--wrap=sigaction -Wl,--wrap=pthread_create
 define go_core
 	@mkdir -p $(dir $(1))
 	CGO_ENABLED=1 $(GO) build $(if $(2),-tags $(2)) -buildmode=c-shared -trimpath \
-	    -ldflags "-s -w -buildid= -E kig_core_rt0 -X=runtime.godebugDefault=$(CORE_GODEBUG) -extldflags '-Wl,--version-script=$(CURDIR)/pam/core.map -Wl,--build-id=sha1 $(CORE_LDFLAGS) $(HARDEN_LDFLAGS)'" -o $(1) ./pam
+	    -ldflags "-s -w -buildid= -checklinkname=0 -E kig_core_rt0 -X=runtime.godebugDefault=$(CORE_GODEBUG) -extldflags '-Wl,--version-script=$(CURDIR)/pam/core.map -Wl,--build-id=sha1 $(CORE_LDFLAGS) $(HARDEN_LDFLAGS)'" -o $(1) ./pam
 	rm -f $(basename $(1)).h
 endef
 $(CORE): $(SOURCES)
@@ -107,7 +109,11 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		if [ "$$(id -u)" != 0 ]; then echo "run as root to install: $$missing" >&2; exit 1; fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing || exit 1; \
+		if echo $$missing | grep -qw libpam-krb5; then \
+			echo "deps: disabling the krb5 pam-auth-update profile libpam-krb5 just enabled (the Kerberos tests use private stacks; disabled, so later package installs do not enable it again)"; \
+			pam-auth-update --disable krb5; \
+		fi; \
 	fi
 
 # C programs the integration tests run (test/hosts/*.c -> build/test/*).

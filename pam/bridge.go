@@ -3,15 +3,6 @@ package main
 /*
 #cgo CFLAGS: -O2 -Wall -Wextra -Werror=implicit-function-declaration
 #cgo LDFLAGS: -lpam
-// The out-parameters these take are Go variables, which cgo moves to the heap
-// (an allocation per call) unless the C function keeps no pointer to them
-// (noescape) and never calls this module's Go code (nocallback). Both hold:
-// libpam and NSS may call the host's conversation function or NSS modules,
-// never back into this library.
-#cgo noescape kig_get_user
-#cgo nocallback kig_get_user
-#cgo noescape kig_lookup_user
-#cgo nocallback kig_lookup_user
 #include <stdlib.h>
 #include <syslog.h>
 #include <security/pam_modules.h>
@@ -66,7 +57,7 @@ func kig_go_ready() {
 // setcred(PAM_ESTABLISH_CRED) (hook 1).
 //
 //export kig_go_init
-func kig_go_init(pamh *C.pam_handle_t, hook C.int, argc C.int, argv **C.char, cst *C.struct_kig_state) (rc C.int) {
+func kig_go_init(call *C.struct_kig_call, hook C.int, argc C.int, argv **C.char, cst *C.struct_kig_state) (rc C.int) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	h := keyinit.Hook(hook)
@@ -74,16 +65,17 @@ func kig_go_init(pamh *C.pam_handle_t, hook C.int, argc C.int, argv **C.char, cs
 	if h == keyinit.HookEstablishCred {
 		fail = keyinit.CredErr
 	}
-	defer recoverAs(pamh, &rc, fail)
+	host := pamHost{unsafe.Pointer(call)}
+	defer recoverAs(host, &rc, fail)
 	st := loadState(cst)
 	defer storeState(cst, &st)
 	var buf [argsOnStack]string
-	m, args := testHook(module(pamh), goArgs(argc, argv, buf[:0])) // identity outside tests
+	m, args := testHook(module(host), goArgs(argc, argv, buf[:0])) // identity outside tests
 	return C.int(m.Init(&st, h, args))
 }
 
-func module(pamh *C.pam_handle_t) keyinit.Module {
-	return keyinit.Module{Keys: keyinit.Kernel{}, Creds: keyinit.ThreadCreds{}, Host: pamHost{unsafe.Pointer(pamh)}}
+func module(host pamHost) keyinit.Module {
+	return keyinit.Module{Keys: keyinit.Kernel{}, Creds: keyinit.ThreadCreds{}, Host: host}
 }
 
 // The hooks work on a Go copy of the handle's C state, on the stack, and
@@ -118,9 +110,9 @@ func boolInt(b bool) C.int32_t {
 	return 0
 }
 
-func recoverAs(pamh *C.pam_handle_t, rc *C.int, code keyinit.Code) {
+func recoverAs(host pamHost, rc *C.int, code keyinit.Code) {
 	if r := recover(); r != nil {
-		pamHost{unsafe.Pointer(pamh)}.Log(keyinit.LogErr, "internal error, please report it: "+panicText(r))
+		host.Log(keyinit.LogErr, "internal error, please report it: "+panicText(r))
 		*rc = C.int(code)
 	}
 }
@@ -166,46 +158,41 @@ func cView(s *C.char) string {
 	return unsafe.String((*byte)(unsafe.Pointer(s)), n)
 }
 
-// pamHost is keyinit.Host for one PAM handle. The handle is kept as an
-// unsafe.Pointer: a *C.pam_handle_t points to an incomplete C type, which Go
-// does not treat as a pointer, so putting it in the Host interface would
-// allocate at every hook.
-type pamHost struct{ h unsafe.Pointer }
+// pamHost is keyinit.Host for one call into Go: its PAM handle and the
+// user core_entry.c resolved before the call. It is kept as one
+// unsafe.Pointer to the C struct kig_call: a pointer-shaped struct goes
+// into the Host interface without an allocation, and a *C type of an
+// incomplete C struct would not count as a pointer.
+type pamHost struct{ c unsafe.Pointer }
 
-func (p pamHost) handle() *C.pam_handle_t { return (*C.pam_handle_t)(p.h) }
+func (p pamHost) call() *C.struct_kig_call { return (*C.struct_kig_call)(p.c) }
 
 // User returns a view of libpam's PAM_USER item, which stays as it is until
 // the host changes it, never during a hook.
 func (p pamHost) User() (string, keyinit.Code) {
-	var user *C.char
-	if rc := C.kig_get_user(p.handle(), &user); rc != C.PAM_SUCCESS {
-		return "", keyinit.Code(rc)
+	c := p.call()
+	if c.user_rc != C.PAM_SUCCESS {
+		return "", keyinit.Code(c.user_rc)
 	}
-	return cView(user), keyinit.Success
+	if c.user == nil {
+		return "", keyinit.Success // pam_get_user never does this; NSS has not found "" either
+	}
+	return cView(c.user), keyinit.Success
 }
 
-func (p pamHost) LookupUser(name string) (uid, gid uint32, found bool) {
-	// C wants a NUL-terminated copy. Any usual user name fits this stack
-	// buffer (noescape keeps it on the stack), which spares C.CString's
-	// malloc and free, two more calls into C at every open.
-	var buf [256]byte
-	cname := (*C.char)(unsafe.Pointer(&buf[0]))
-	if len(name) < len(buf) {
-		copy(buf[:], name)
-	} else {
-		long := C.CString(name)
-		defer C.free(unsafe.Pointer(long))
-		cname = long
-	}
-	var cuid, cgid C.uint32_t
-	if C.kig_lookup_user(p.handle(), cname, &cuid, &cgid) == 0 {
+// LookupUser answers for the name User returned, the only one keyinit asks
+// about: core_entry.c looked it up through NSS (getpwnam: files, LDAP,
+// SSSD) before entering Go.
+func (p pamHost) LookupUser(string) (uid, gid uint32, found bool) {
+	c := p.call()
+	if c.found == 0 {
 		return 0, 0, false
 	}
-	return uint32(cuid), uint32(cgid), true
+	return uint32(c.uid), uint32(c.gid), true
 }
 
 func (p pamHost) Log(prio keyinit.Priority, msg string) {
 	cmsg := C.CString(msg)
 	defer C.free(unsafe.Pointer(cmsg))
-	C.kig_log(p.handle(), C.int(prio), cmsg)
+	C.kig_log(p.call().pamh, C.int(prio), cmsg)
 }

@@ -19,12 +19,15 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <pwd.h>
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <security/pam_ext.h>
+#include <security/pam_modutil.h>
 
 #include "async_signals.h"
 #include "keyinit_pam.h"
@@ -166,13 +169,15 @@ int kig_core_started_here(pid_t *loader)
 }
 
 /* The runtime's signal stack for this thread, as the runtime set it at the
- * thread's first call: a thread keeps its Go M for life, so later calls must
- * find the same stack in place, the runtime does not set it again. */
+ * thread's first call: a thread keeps its Go M for life (the runtime binds
+ * an extra M to a C thread until it exits), so later calls must find the
+ * same stack in place; the runtime does not set it again. */
 static __thread stack_t go_sigstack;
 
 struct go_call {
-	sigset_t mask;
-	stack_t sigstack;
+	sigset_t mask;     /* the host's, put back on the way out */
+	stack_t sigstack;  /* the host's */
+	int swapped;       /* enter_go put go_sigstack in its place */
 };
 
 /* The host's mask of the call into Go under way on this thread. */
@@ -188,33 +193,46 @@ void kig_go_signals(const sigset_t *go)
 	pthread_sigmask(SIG_SETMASK, go, NULL);
 }
 
+/* Two system calls in, two out, once the thread's runtime stack is known:
+ * a warm hook pays for nothing else (test/syscalls_test.go counts them). */
 static void enter_go(struct go_call *c)
 {
 	kig_block_async_signals(&c->mask);
 	host_mask = c->mask;
+	c->swapped = 0;
+	/* One call sets the runtime's stack and reads the host's. It fails
+	 * (EPERM) only while the thread runs on its own signal stack: a hook
+	 * called from a signal handler; then Go runs there, as it would have
+	 * at the thread's first call. */
+	if (go_sigstack.ss_sp != NULL && sigaltstack(&go_sigstack, &c->sigstack) == 0) {
+		c->swapped = 1;
+		return;
+	}
 	sigaltstack(NULL, &c->sigstack);
-	if ((c->sigstack.ss_flags & SS_DISABLE) && go_sigstack.ss_sp != NULL)
-		sigaltstack(&go_sigstack, NULL);
 }
 
 static void leave_go(const struct go_call *c)
 {
 	stack_t now = c->sigstack;
-
-	if (sigaltstack(NULL, &now) == 0 && !(now.ss_flags & SS_DISABLE) &&
-	    now.ss_sp != c->sigstack.ss_sp) {
-		go_sigstack = now;
-		go_sigstack.ss_flags = 0;
-	}
-	if (now.ss_sp != c->sigstack.ss_sp || now.ss_flags != c->sigstack.ss_flags) {
-		stack_t back = c->sigstack;
+	stack_t back = c->sigstack;
 
 #ifdef SS_AUTODISARM
-		back.ss_flags &= SS_DISABLE | SS_AUTODISARM;  /* SS_ONSTACK is a status, not a setting */
+	back.ss_flags &= SS_DISABLE | SS_AUTODISARM;  /* SS_ONSTACK is a status, not a setting */
 #else
-		back.ss_flags &= SS_DISABLE;  /* SS_ONSTACK is a status, not a setting */
+	back.ss_flags &= SS_DISABLE;  /* SS_ONSTACK is a status, not a setting */
 #endif
+	if (c->swapped) {
 		sigaltstack(&back, NULL);
+	} else {
+		/* The thread's first call: the runtime may have set a stack of
+		 * its own, which later calls put in place themselves. */
+		if (sigaltstack(NULL, &now) == 0 && !(now.ss_flags & SS_DISABLE) &&
+		    now.ss_sp != c->sigstack.ss_sp) {
+			go_sigstack = now;
+			go_sigstack.ss_flags = 0;
+		}
+		if (now.ss_sp != c->sigstack.ss_sp || now.ss_flags != c->sigstack.ss_flags)
+			sigaltstack(&back, NULL);
 	}
 	pthread_sigmask(SIG_SETMASK, &c->mask, NULL);
 }
@@ -236,14 +254,43 @@ void kig_core_wait_started(void)
 	}
 }
 
+/* The target user, resolved here, on the host's C stack with the host's
+ * signal mask, before Go runs: pam_get_user (which may ask the host's
+ * conversation) and NSS (which may ask LDAP or SSSD) run as they would
+ * without the module, and the call into Go needs no call back out.
+ * keyinit.Module asks for the user only while the handle has no keyring
+ * (State.Serial), so neither is asked otherwise, as in pam_keyinit.so. */
+static void resolve_user(struct kig_call *call, const struct kig_state *st)
+{
+	const struct passwd *pw;
+
+	call->user = NULL;
+	call->user_rc = PAM_SUCCESS;
+	call->found = 0;
+	call->uid = call->gid = 0;
+	if (st->serial > 0)
+		return;
+	call->user_rc = pam_get_user(call->pamh, &call->user, "key user");
+	if (call->user_rc != PAM_SUCCESS || call->user == NULL)
+		return;
+	pw = pam_modutil_getpwnam(call->pamh, call->user);
+	if (pw == NULL)
+		return;
+	call->found = 1;
+	call->uid = pw->pw_uid;
+	call->gid = pw->pw_gid;
+}
+
 int kig_core_init(pam_handle_t *pamh, int hook, int argc, const char **argv,
 		  struct kig_state *st)
 {
+	struct kig_call call = { .pamh = pamh };
 	struct go_call c;
 	int rc;
 
+	resolve_user(&call, st);
 	enter_go(&c);
-	rc = kig_go_init(pamh, hook, argc, (char **)argv, st);
+	rc = kig_go_init(&call, hook, argc, (char **)argv, st);
 	leave_go(&c);
 	kig_block_runtime_threads();  /* a thread the runtime made meanwhile */
 	return rc;

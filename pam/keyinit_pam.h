@@ -9,11 +9,21 @@
 
 #include "core_api.h"
 
-/* Shims for the Go bridge: cgo cannot call variadic functions, and these keep
- * libpam's pointers on the C side. */
+/* One call into Go (core_entry.c): the handle, and the target user that
+ * core_entry.c resolved in C before entering Go (keyinit.Host's User and
+ * LookupUser read it). */
+struct kig_call {
+	pam_handle_t *pamh;
+	const char *user;  /* PAM_USER from pam_get_user, or NULL */
+	int user_rc;       /* pam_get_user's code */
+	int found;         /* 1 if NSS knows user */
+	uint32_t uid;      /* its ids, if found */
+	uint32_t gid;
+};
+
+/* The shim for the Go bridge's log lines: cgo cannot call variadic
+ * functions. shims.c */
 void kig_log(pam_handle_t *pamh, int priority, const char *msg);
-int kig_get_user(pam_handle_t *pamh, const char **user);
-int kig_lookup_user(pam_handle_t *pamh, const char *name, uint32_t *uid, uint32_t *gid);
 
 /* Around a call from Go back out to C (core_entry.c): the host's signal
  * mask for the length of the call, and the one Go code runs with again. */

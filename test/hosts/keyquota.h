@@ -6,6 +6,7 @@
 #define KIG_KEYQUOTA_H
 
 #include <stdio.h>
+#include <unistd.h>
 
 /* uid's keys counted against its quota, and the quota; 0 keys (and a quota
  * of 200, the kernel's default) when uid owns none. */
@@ -30,6 +31,23 @@ static inline void key_quota(unsigned long uid, long *keys, long *max)
 		}
 	}
 	fclose(f);
+}
+
+/* Waits (at most 5 s) while more than three quarters of uid's quota is in
+ * use: revoked keyrings count until the key collector frees them, and a
+ * tight loop of sessions can outrun it. */
+static inline void wait_for_key_quota(unsigned long uid)
+{
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		long keys, max;
+
+		key_quota(uid, &keys, &max);
+		if (keys * 4 < max * 3)
+			return;
+		usleep(10000);
+	}
 }
 
 #endif

@@ -704,20 +704,6 @@ static void *forkpam_thread(void *unused)
 
 /* --- main --------------------------------------------------------------- */
 
-static void wait_for_key_quota(unsigned long uid)
-{
-	int i;
-
-	for (i = 0; i < 500; i++) {
-		long keys, max;
-
-		key_quota(uid, &keys, &max);
-		if (keys * 4 < max * 3)
-			return;
-		usleep(10000);
-	}
-}
-
 static void start_helper(pthread_t *t, void *(*fn)(void *))
 {
 	if (pthread_create(t, NULL, fn, NULL) != 0) {
