@@ -32,7 +32,7 @@ func (c Checker) Check(svc Service) []Finding {
 			continue
 		}
 		fs = append(fs, unknownOptions(e)...)
-		if e.Type != "auth" || path.Base(e.Module) != GoModule || !setcredKeysAfter(svc, e) {
+		if e.Type != "auth" || !setcredKeysAfter(svc, e) {
 			fs = append(fs, wrongStack(e)...)
 		}
 		fs = append(fs, c.moduleMissing(e)...)

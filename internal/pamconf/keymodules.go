@@ -78,8 +78,9 @@ const SetcredLine = "auth optional pam_keyinit_go.so force revoke"
 var NoSetcredCheck = []string{"sshd"}
 
 // KeysBeforeSession: a module of SetcredKeyModules in the auth stack with
-// no pam_keyinit_go.so auth line before it. Linux-PAM's pam_keyinit.so
-// has only session hooks, so its auth line does not count.
+// no keyinit auth line before it. Linux-PAM's pam_keyinit.so line counts as
+// ours does: its pam_sm_setcred(ESTABLISH_CRED) makes the keyring as open
+// does (measured with a real KDC through su -l, test/krb5_su_test.go).
 func KeysBeforeSession(svc Service) []Finding {
 	for _, n := range NoSetcredCheck {
 		if svc.Name == n {
@@ -89,7 +90,7 @@ func KeysBeforeSession(svc Service) []Finding {
 	var fs []Finding
 	made := false
 	for _, e := range svc.Stack("auth") {
-		if path.Base(e.Module) == GoModule {
+		if IsKeyinit(e.Module) {
 			made = true
 			continue
 		}
@@ -107,8 +108,8 @@ func KeysBeforeSession(svc Service) []Finding {
 }
 
 // setcredKeysAfter says whether a module of SetcredKeyModules follows e in
-// the service's auth stack: then an auth line for pam_keyinit_go.so is
-// what KeysBeforeSession asks for.
+// the service's auth stack: then a keyinit auth line is what
+// KeysBeforeSession asks for.
 func setcredKeysAfter(svc Service, e Entry) bool {
 	after := false
 	for _, x := range svc.Stack("auth") {
