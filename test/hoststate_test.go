@@ -118,6 +118,7 @@ func TestHostStateKeptAfterSession(t *testing.T) {
 	}{
 		{"no sigaltstack", os.Environ()},
 		{"a sigaltstack of the host's", append(os.Environ(), "HOSTSTATE_ALTSTACK=1")},
+		{"a sigaltstack the host sets after a first session", append(os.Environ(), "HOSTSTATE_ALTSTACK=late")},
 		{"user name from the conversation", append(os.Environ(), "HOSTSTATE_PROMPT=1")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,7 +6,9 @@
  *
  * Before PAM runs it sets up state a real host has: SIGPIPE ignored (as
  * systemd does for services), handlers for SIGUSR1, SIGURG and SIGCHLD, and
- * (with HOSTSTATE_ALTSTACK=1) a sigaltstack of its own. It prints one
+ * (with HOSTSTATE_ALTSTACK=1) a sigaltstack of its own; with
+ * HOSTSTATE_ALTSTACK=late it first runs one whole session, so the thread's
+ * runtime signal stack exists, and sets its own after. It prints one
  * "name: value" line per observation, "before ..." and "after ..." for what
  * must not change:
  *   sigaction N      handler and flags of signal N (1..64)
@@ -76,10 +78,17 @@ static void host_handler(int sig)
 	(void)sig;
 }
 
+static void set_altstack(void)
+{
+	static char altstack[64 * 1024];
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack), .ss_flags = 0 };
+
+	sigaltstack(&ss, NULL);
+}
+
 static void setup_host(void)
 {
 	struct sigaction sa;
-	static char altstack[64 * 1024];
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
@@ -90,11 +99,8 @@ static void setup_host(void)
 	sigaction(SIGURG, &sa, NULL);
 	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
-	if (getenv("HOSTSTATE_ALTSTACK") != NULL) {
-		stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack), .ss_flags = 0 };
-
-		sigaltstack(&ss, NULL);
-	}
+	if (getenv("HOSTSTATE_ALTSTACK") != NULL && strcmp(getenv("HOSTSTATE_ALTSTACK"), "late") != 0)
+		set_altstack();
 }
 
 static void show_signals(const char *when)
@@ -298,6 +304,20 @@ int main(int argc, char **argv)
 	env_block = argv + argc + 1;
 	session = !strcmp(argv[1], "session");
 	setup_host();
+	if (session && getenv("HOSTSTATE_ALTSTACK") != NULL && !strcmp(getenv("HOSTSTATE_ALTSTACK"), "late")) {
+		/* A first session on this thread, without a sigaltstack: the
+		 * runtime gives the thread its own, which later calls put in
+		 * place around Go (core_entry.c). Then the host's own. */
+		struct pam_conv conv = { conversation, NULL };
+
+		if (pam_start(argv[2], argv[3], &conv, &h) != PAM_SUCCESS || pam_open_session(h, 0) != PAM_SUCCESS ||
+		    pam_close_session(h, 0) != PAM_SUCCESS || pam_end(h, PAM_SUCCESS) != PAM_SUCCESS) {
+			fprintf(stderr, "hoststate: the first session failed\n");
+			return 1;
+		}
+		h = NULL;
+		set_altstack();
+	}
 	show_state("before");
 
 	{
