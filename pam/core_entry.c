@@ -6,8 +6,9 @@
  *     runs. No handler of the host's then runs on a goroutine stack, and
  *     the host's handlers need no SA_ONSTACK (the front puts back the flags
  *     the runtime changed at its start). Pending signals arrive when the
- *     hook returns, or when Go calls back out to libpam, NSS or syslog
- *     (shims.c), which run with the host's mask on the thread's C stack.
+ *     hook returns, or while Go writes a syslog line (shims.c), which runs
+ *     with the host's mask on the thread's C stack. The user is looked up
+ *     (pam_get_user, NSS) before Go runs, with the host's mask throughout.
  *     Synchronous faults stay deliverable: the runtime turns a fault in Go
  *     into a panic, which the bridge recovers.
  *   - The thread runs Go on the runtime's own signal stack and gets its own
@@ -194,7 +195,7 @@ void kig_go_signals(const sigset_t *go)
 }
 
 /* Two system calls in, two out, once the thread's runtime stack is known:
- * a warm hook pays for nothing else (test/syscalls_test.go counts them). */
+ * a warm hook pays for nothing else (test/session_life_test.go counts them). */
 static void enter_go(struct go_call *c)
 {
 	kig_block_async_signals(&c->mask);
