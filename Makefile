@@ -118,7 +118,7 @@ deps:
 
 # C programs the integration tests run (test/hosts/*.c -> build/test/*).
 TEST_PROGRAMS := $(patsubst test/hosts/%.c,build/test/%,$(wildcard test/hosts/*.c))
-build/test/%: test/hosts/%.c test/hosts/keyquota.h test/hosts/seccomp_rules.h test/hosts/threads.h
+build/test/%: test/hosts/%.c test/hosts/keyquota.h test/hosts/seccomp_rules.h test/hosts/threads.h test/hosts/host_pam.h
 	@mkdir -p build/test
 	$(CC) -O2 -Wall -Wextra -pthread -DKIG_CORE_GODEBUG='"$(CORE_GODEBUG)"' -o $@ $< -lpam
 test-programs: $(TEST_PROGRAMS)
@@ -168,7 +168,7 @@ demo: deps $(MODULE) $(CORE)
 # (test/bench/run.sh prints the table; needs root, takes about a minute).
 BENCH_DRIVER := build/bench/bench
 BARE_MODULE  := build/bench/pam_bare_go.so
-$(BENCH_DRIVER): test/bench/bench.c test/hosts/keyquota.h
+$(BENCH_DRIVER): test/bench/bench.c test/hosts/keyquota.h test/hosts/host_pam.h
 	@mkdir -p build/bench
 	$(CC) -O2 -Wall -Wextra -o $@ $< -lpam
 # Built with the module's own linker flags, so only our code differs.

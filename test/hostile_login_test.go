@@ -297,11 +297,7 @@ func TestHostileLimitsSetuidSu(t *testing.T) {
 // limit beforehand (low-limit).
 func TestHostileLimitsLoginLimitsConf(t *testing.T) {
 	harness.RequirePrivateMounts(t)
-	for _, tool := range []string{"login", "script", "keyctl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			harness.Lacks(t, "%s (%v)", tool, err)
-		}
-	}
+	requireLoginTools(t)
 	log := harness.Log(t)
 	u := harness.TempLoginUser(t)
 	stack := harness.ReplaceKeyinitLine(t, "login", harness.Module(t), "force revoke")
@@ -547,11 +543,7 @@ func loginOnPty(t *testing.T, log *harness.Syslog, u harness.LoginUser, prelude 
 // keyring, with exactly one LOG_ERR line about the stack limit.
 func TestHostileLimitsLoginStack(t *testing.T) {
 	harness.RequirePrivateMounts(t)
-	for _, tool := range []string{"login", "script", "keyctl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			harness.Lacks(t, "%s (%v)", tool, err)
-		}
-	}
+	requireLoginTools(t)
 	log := harness.Log(t)
 	u := harness.TempLoginUser(t)
 	ownSes := fmt.Sprintf("keyring=keyring;%d;%d;3f030000;_ses", u.UID, u.GID)
@@ -587,5 +579,16 @@ func TestHostileLimitsLoginStack(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// requireLoginTools stops a test that drives the real login on a terminal
+// (script) and looks at keyrings (keyctl) on a machine without them.
+func requireLoginTools(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"login", "script", "keyctl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			harness.Lacks(t, "%s (%v)", tool, err)
+		}
 	}
 }

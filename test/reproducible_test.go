@@ -235,17 +235,7 @@ func reproTail(out []byte, n int) string {
 // clamps the files' mtimes to it).
 func checkReproTimes(t *testing.T, deb, rpm string, commitTime int64) {
 	t.Helper()
-	members, err := reproArMembers(deb)
-	if err != nil {
-		t.Fatalf("%s: %v", deb, err)
-	}
-	for _, part := range []string{"--ctrl-tarfile", "--fsys-tarfile"} {
-		entries, err := reproTarEntries(deb, part)
-		if err != nil {
-			t.Fatalf("dpkg-deb %s %s: %v", part, deb, err)
-		}
-		members = append(members, entries...)
-	}
+	members := reproDebMembers(t, deb)
 	var wrong []string
 	for _, m := range members {
 		if m.mtime != commitTime {
@@ -515,21 +505,7 @@ func reproExplainDeb(t *testing.T, a, b string) string {
 	t.Helper()
 	var s strings.Builder
 	s.WriteString(reproFirstDifference(a, b))
-	read := func(deb string) []reproMember {
-		ms, err := reproArMembers(deb)
-		if err != nil {
-			t.Fatalf("%s: %v", deb, err)
-		}
-		for _, part := range []string{"--ctrl-tarfile", "--fsys-tarfile"} {
-			entries, err := reproTarEntries(deb, part)
-			if err != nil {
-				t.Fatalf("dpkg-deb %s %s: %v", part, deb, err)
-			}
-			ms = append(ms, entries...)
-		}
-		return ms
-	}
-	reproReport(&s, reproDiff(read(a), read(b)))
+	reproReport(&s, reproDiff(reproDebMembers(t, a), reproDebMembers(t, b)))
 	return s.String()
 }
 
@@ -557,4 +533,22 @@ func reproFirstDifference(a, b string) string {
 		i++
 	}
 	return fmt.Sprintf("sizes %d and %d bytes; the first difference at byte %d (0x%x)\n", len(x), len(y), i, i)
+}
+
+// reproDebMembers are the .deb's ar members and the entries of its control
+// and data tarballs.
+func reproDebMembers(t *testing.T, deb string) []reproMember {
+	t.Helper()
+	ms, err := reproArMembers(deb)
+	if err != nil {
+		t.Fatalf("%s: %v", deb, err)
+	}
+	for _, part := range []string{"--ctrl-tarfile", "--fsys-tarfile"} {
+		entries, err := reproTarEntries(deb, part)
+		if err != nil {
+			t.Fatalf("dpkg-deb %s %s: %v", part, deb, err)
+		}
+		ms = append(ms, entries...)
+	}
+	return ms
 }

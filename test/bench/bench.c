@@ -45,22 +45,13 @@
 #include <security/pam_appl.h>
 
 #include "../hosts/keyquota.h"
+#include "../hosts/host_pam.h"
 
 #define PAIRS_PER_HANDLE 16
 
 extern char **environ;
 
 /* No module of the bench stacks asks anything. */
-static int no_conversation(int n, const struct pam_message **msg,
-			   struct pam_response **resp, void *data)
-{
-	(void)n;
-	(void)msg;
-	(void)resp;
-	(void)data;
-	return PAM_CONV_ERR;
-}
-
 static const struct pam_conv conv = { no_conversation, NULL };
 
 static const char *dir, *service, *user;

@@ -43,10 +43,8 @@
 #include <security/pam_appl.h>
 
 #include "threads.h"
+#include "host_pam.h"
 
-#define KEYCTL_GET_KEYRING_ID 0
-#define KEYCTL_DESCRIBE 6
-#define KEY_SPEC_SESSION_KEYRING -3
 
 extern char **environ;
 static char **env_block;
@@ -283,12 +281,8 @@ static void show_state(const char *when)
 static void show_session_keyring(void)
 {
 	char d[256];
-	long id = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0);
-	long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, d, sizeof(d));
 
-	if (n < 0)
-		snprintf(d, sizeof(d), "error %d", errno);
-	d[sizeof(d) - 1] = '\0';
+	describe_session_keyring(d, sizeof(d));
 	printf("session keyring: %s\n", d);
 }
 

@@ -32,18 +32,12 @@
 
 #include "keyquota.h"
 #include "threads.h"
+#include "host_pam.h"
 
 #define WORKERS 8
 
 static const char *confdir, *service, *user;
 static unsigned long user_uid;
-
-static int no_conversation(int n, const struct pam_message **msg,
-			   struct pam_response **resp, void *data)
-{
-	(void)n; (void)msg; (void)resp; (void)data;
-	return PAM_CONV_ERR;
-}
 
 static const struct pam_conv conv = { no_conversation, NULL };
 

@@ -27,20 +27,11 @@
 #include <sys/wait.h>
 #include <linux/capability.h>
 #include <security/pam_appl.h>
+#include "host_pam.h"
 
 #define CHILD_DEADLINE 10
-#define KEYCTL_GET_KEYRING_ID 0
-#define KEYCTL_DESCRIBE 6
-#define KEY_SPEC_SESSION_KEYRING -3
 
 static const char *service, *user;
-
-static int no_conversation(int n, const struct pam_message **msg,
-			   struct pam_response **resp, void *data)
-{
-	(void)n; (void)msg; (void)resp; (void)data;
-	return PAM_CONV_ERR;
-}
 
 static struct pam_conv conv = { no_conversation, NULL };
 

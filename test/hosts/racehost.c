@@ -74,11 +74,9 @@
 #include <security/pam_appl.h>
 
 #include "keyquota.h"
+#include "host_pam.h"
 
 #define MAX_ENV 256
-#define KEYCTL_GET_KEYRING_ID 0
-#define KEYCTL_DESCRIBE 6
-#define KEY_SPEC_SESSION_KEYRING -3
 
 extern char **environ;
 
@@ -113,13 +111,6 @@ static long children, child_open0, child_open14, child_other, child_signal, chil
 static char first_child_problem[512] = "none";
 
 static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;  /* clearenv kind */
-
-static int no_conversation(int n, const struct pam_message **msg,
-			   struct pam_response **resp, void *data)
-{
-	(void)n; (void)msg; (void)resp; (void)data;
-	return PAM_CONV_ERR;
-}
 
 static struct pam_conv conv = { no_conversation, NULL };
 
@@ -581,17 +572,14 @@ static void pam_child(void)
 	pam_handle_t *h = NULL;
 	int open, close, code;
 	char d[256];
-	long id, n;
 
 	if (pam_start_confdir(service, user, &conv, confdir, &h) != PAM_SUCCESS)
 		_exit(255);
 	open = pam_open_session(h, 0);
 	code = open & 31;
 	if (open == PAM_SUCCESS) {
-		id = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0);
-		n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, d, sizeof(d));
-		d[sizeof(d) - 1] = '\0';
-		if (n < 0 || strncmp(d, keyring_prefix, strlen(keyring_prefix)) != 0 || strlen(d) < 5 ||
+		describe_session_keyring(d, sizeof(d));
+		if (strncmp(d, keyring_prefix, strlen(keyring_prefix)) != 0 || strlen(d) < 5 ||
 		    strcmp(d + strlen(d) - 5, ";_ses") != 0)
 			code |= 128;
 	}
@@ -762,8 +750,6 @@ int main(int argc, char **argv)
 
 	start_rc = pam_start_confdir(service, user, &conv, confdir, &h);
 	if (start_rc == PAM_SUCCESS) {
-		long id, n;
-
 		in_open = 1;
 		open_s = now_s();
 		open_rc = pam_open_session(h, 0);
@@ -773,11 +759,7 @@ int main(int argc, char **argv)
 		t0 = now_s();
 		while (strcmp(kind, "forkpam") == 0 && !forks_done && now_s() < t0 + child_deadline)
 			usleep(50);
-		id = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0);
-		n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, keyring, sizeof(keyring));
-		if (n < 0)
-			snprintf(keyring, sizeof(keyring), "error %d", errno);
-		keyring[sizeof(keyring) - 1] = '\0';
+		describe_session_keyring(keyring, sizeof(keyring));
 		close_rc = pam_close_session(h, 0);
 		end_rc = pam_end(h, PAM_SUCCESS);
 	}

@@ -17,13 +17,7 @@
 #include <security/pam_appl.h>
 
 #include "keyquota.h"
-
-static int no_conversation(int n, const struct pam_message **msg,
-			   struct pam_response **resp, void *data)
-{
-	(void)n; (void)msg; (void)resp; (void)data;
-	return PAM_CONV_ERR;
-}
+#include "host_pam.h"
 
 static long rss_kb(void)
 {

@@ -39,20 +39,11 @@
 #include <security/pam_appl.h>
 
 #include "threads.h"
+#include "host_pam.h"
 
 #define MAX_ENV 256
-#define KEYCTL_GET_KEYRING_ID 0
-#define KEYCTL_DESCRIBE 6
-#define KEY_SPEC_SESSION_KEYRING -3
 
 extern char **environ;
-
-static int no_conversation(int n, const struct pam_message **msg,
-			   struct pam_response **resp, void *data)
-{
-	(void)n; (void)msg; (void)resp; (void)data;
-	return PAM_CONV_ERR;
-}
 
 static struct pam_conv conv = { no_conversation, NULL };
 
@@ -97,7 +88,6 @@ static void session(int i, const char *service, const char *user)
 {
 	pam_handle_t *h = NULL;
 	char d[256];
-	long id, n;
 	int rc = pam_start(service, user, &conv, &h);
 
 	if (rc != PAM_SUCCESS) {
@@ -105,11 +95,7 @@ static void session(int i, const char *service, const char *user)
 		return;
 	}
 	printf("open %d: %d\n", i, pam_open_session(h, 0));
-	id = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0);
-	n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, d, sizeof(d));
-	if (n < 0)
-		snprintf(d, sizeof(d), "error %d", errno);
-	d[sizeof(d) - 1] = '\0';
+	describe_session_keyring(d, sizeof(d));
 	printf("keyring %d: %s\n", i, d);
 	printf("close %d: %d\n", i, pam_close_session(h, 0));
 	printf("end %d: %d\n", i, pam_end(h, PAM_SUCCESS));
