@@ -56,11 +56,16 @@ all: $(MODULE) $(CORE) $(TOOL) $(HELPER)
 # core's path is built into it. -z nodelete: pam_end would unload the front
 # and the next pam_start load it again, for nothing, since the Go core it
 # loaded can never be unloaded; it also keeps the front's record of the core.
-$(MODULE): $(FRONT_SOURCES) build/securedir
-	@mkdir -p build
+# front OUTPUT INSTALLED-CORE: the front, which loads the core beside it or
+# else the installed one.
+define front
+	@mkdir -p $(dir $(1))
 	$(CC) $(HARDEN_CFLAGS) -Wall -Wextra -Werror -fPIC -shared \
-	    -DKIG_CORE_PATH='"$(SECUREDIR)/pam_keyinit_go/core.so"' -DKIG_CORE_GODEBUG='"$(CORE_GODEBUG)"' \
-	    -o $@ $(filter %.c,$^) -s -Wl,--version-script=pam/front/pam_keyinit_go.map -Wl,-z,nodelete $(HARDEN_LDFLAGS) -lpam
+	    -DKIG_CORE_PATH='"$(2)"' -DKIG_CORE_GODEBUG='"$(CORE_GODEBUG)"' \
+	    -o $(1) $(filter %.c,$(FRONT_SOURCES)) -s -Wl,--version-script=pam/front/pam_keyinit_go.map -Wl,-z,nodelete $(HARDEN_LDFLAGS) -lpam
+endef
+$(MODULE): $(FRONT_SOURCES) build/securedir
+	$(call front,$@,$(SECUREDIR)/pam_keyinit_go/core.so)
 
 # go_core OUTPUT [TAGS]: the Go core, exporting only its C entry points.
 # -E: its .init_array entry is pam/rt0's, which leaves starting the runtime
@@ -134,6 +139,13 @@ $(PANIC_MODULE): $(MODULE)
 $(PANIC_CORE): $(SOURCES)
 	$(call go_core,$@,kigtestpanic)
 
+# The front with no core anywhere (test/fallback_test.go): every hook that
+# makes a keyring takes the plain keyinit in C (pam/front/plain_keyinit.c).
+# Never installed.
+NOGO_MODULE := build/test/nogo/pam_keyinit_go.so
+$(NOGO_MODULE): $(FRONT_SOURCES)
+	$(call front,$@,/nonexistent/pam_keyinit_go/core.so)
+
 # Runs each fuzz target of keyinit/ for a fixed number of inputs (a few
 # seconds each). A count, not a duration: Go 1.26's fuzzer can fail a run
 # with "context deadline exceeded" when a duration ends (golang/go#75804).
@@ -155,7 +167,7 @@ endif
 mutate: $(MODULE) $(CORE) test-programs
 	GO=$(GO) test/mutate/run.sh
 
-test: deps $(MODULE) $(CORE) $(TOOL) $(HELPER) test-programs $(PANIC_MODULE) $(PANIC_CORE)
+test: deps $(MODULE) $(CORE) $(TOOL) $(HELPER) test-programs $(PANIC_MODULE) $(PANIC_CORE) $(NOGO_MODULE)
 	$(GO) vet ./...
 	$(GO) test -count=1 ./keyinit/...
 	$(MAKE) fuzz

@@ -159,7 +159,7 @@ func cView(s *C.char) string {
 }
 
 // pamHost is keyinit.Host for one call into Go: its PAM handle and the
-// user core_entry.c resolved before the call. It is kept as one
+// user the front (front/user.c) resolved before the call. It is kept as one
 // unsafe.Pointer to the C struct kig_call: a pointer-shaped struct goes
 // into the Host interface without an allocation, and a *C type of an
 // incomplete C struct would not count as a pointer.
@@ -181,7 +181,7 @@ func (p pamHost) User() (string, keyinit.Code) {
 }
 
 // LookupUser answers for the name User returned, the only one keyinit asks
-// about: core_entry.c looked it up through NSS (getpwnam: files, LDAP,
+// about: the front looked it up through NSS (getpwnam: files, LDAP,
 // SSSD) before entering Go.
 func (p pamHost) LookupUser(string) (uid, gid uint32, found bool) {
 	c := p.call()

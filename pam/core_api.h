@@ -13,7 +13,7 @@
 #include <sys/types.h>
 #include <security/pam_modules.h>
 
-#define KIG_CORE_ABI 4
+#define KIG_CORE_ABI 5
 
 /* What one PAM handle remembers between hooks; the Go side is keyinit.State.
  * It lives in C memory attached to the handle with pam_set_data, so that it
@@ -26,6 +26,18 @@ struct kig_state {
 	int32_t revoke;   /* "revoke" seen by a call that could make a keyring */
 	int32_t debug;    /* "debug" seen by the last call that could make one */
 	int32_t settled;  /* a hook made the keyring, or found none was needed */
+};
+
+/* One hook's call: the handle, and the target user the front resolved in
+ * C before anything else (front/user.c), for the Go core and for the plain
+ * keyinit in C alike (keyinit.Host's User and LookupUser read it). */
+struct kig_call {
+	pam_handle_t *pamh;
+	const char *user;  /* PAM_USER from pam_get_user, or NULL */
+	int user_rc;       /* pam_get_user's code */
+	int found;         /* 1 if NSS knows user */
+	uint32_t uid;      /* its ids, if found */
+	uint32_t gid;
 };
 
 /* The hooks that can make a keyring (keyinit.Hook). */
@@ -50,8 +62,9 @@ void kig_core_forked(void);
 /* Returns once the runtime has finished starting, its threads blocking
  * every signal (runtime_guard.c). */
 void kig_core_wait_started(void);
-/* Makes the session keyring (keyinit.Module.Init) on the calling thread. */
-int kig_core_init(pam_handle_t *pamh, int hook, int argc, const char **argv,
+/* Makes the session keyring (keyinit.Module.Init) on the calling thread,
+ * for the user the front resolved. */
+int kig_core_init(const struct kig_call *call, int hook, int argc, const char **argv,
 		  struct kig_state *st);
 
 #endif

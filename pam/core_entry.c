@@ -7,8 +7,8 @@
  *     the host's handlers need no SA_ONSTACK (the front puts back the flags
  *     the runtime changed at its start). Pending signals arrive when the
  *     hook returns, or while Go writes a syslog line (shims.c), which runs
- *     with the host's mask on the thread's C stack. The user is looked up
- *     (pam_get_user, NSS) before Go runs, with the host's mask throughout.
+ *     with the host's mask on the thread's C stack. The front looks the user
+ *     up (pam_get_user, NSS) before Go runs, with the host's mask.
  *     Synchronous faults stay deliverable: the runtime turns a fault in Go
  *     into a panic, which the bridge recovers.
  *   - The thread runs Go on the runtime's own signal stack and gets its own
@@ -20,7 +20,6 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <pwd.h>
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,7 +27,6 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <security/pam_ext.h>
-#include <security/pam_modutil.h>
 
 #include "async_signals.h"
 #include "keyinit_pam.h"
@@ -255,43 +253,14 @@ void kig_core_wait_started(void)
 	}
 }
 
-/* The target user, resolved here, on the host's C stack with the host's
- * signal mask, before Go runs: pam_get_user (which may ask the host's
- * conversation) and NSS (which may ask LDAP or SSSD) run as they would
- * without the module, and the call into Go needs no call back out.
- * keyinit.Module asks for the user only while the handle has no keyring
- * (State.Serial), so neither is asked otherwise, as in pam_keyinit.so. */
-static void resolve_user(struct kig_call *call, const struct kig_state *st)
-{
-	const struct passwd *pw;
-
-	call->user = NULL;
-	call->user_rc = PAM_SUCCESS;
-	call->found = 0;
-	call->uid = call->gid = 0;
-	if (st->serial > 0)
-		return;
-	call->user_rc = pam_get_user(call->pamh, &call->user, "key user");
-	if (call->user_rc != PAM_SUCCESS || call->user == NULL)
-		return;
-	pw = pam_modutil_getpwnam(call->pamh, call->user);
-	if (pw == NULL)
-		return;
-	call->found = 1;
-	call->uid = pw->pw_uid;
-	call->gid = pw->pw_gid;
-}
-
-int kig_core_init(pam_handle_t *pamh, int hook, int argc, const char **argv,
+int kig_core_init(const struct kig_call *call, int hook, int argc, const char **argv,
 		  struct kig_state *st)
 {
-	struct kig_call call = { .pamh = pamh };
 	struct go_call c;
 	int rc;
 
-	resolve_user(&call, st);
 	enter_go(&c);
-	rc = kig_go_init(&call, hook, argc, (char **)argv, st);
+	rc = kig_go_init((struct kig_call *)call, hook, argc, (char **)argv, st);
 	leave_go(&c);
 	kig_block_runtime_threads();  /* a thread the runtime made meanwhile */
 	return rc;

@@ -9,18 +9,6 @@
 
 #include "core_api.h"
 
-/* One call into Go (core_entry.c): the handle, and the target user that
- * core_entry.c resolved in C before entering Go (keyinit.Host's User and
- * LookupUser read it). */
-struct kig_call {
-	pam_handle_t *pamh;
-	const char *user;  /* PAM_USER from pam_get_user, or NULL */
-	int user_rc;       /* pam_get_user's code */
-	int found;         /* 1 if NSS knows user */
-	uint32_t uid;      /* its ids, if found */
-	uint32_t gid;
-};
-
 /* The shim for the Go bridge's log lines: cgo cannot call variadic
  * functions. shims.c */
 void kig_log(pam_handle_t *pamh, int priority, const char *msg);

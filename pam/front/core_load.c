@@ -49,11 +49,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <security/pam_ext.h>
 
 #include "../async_signals.h"
 #include "front.h"
@@ -176,59 +174,59 @@ static int find_other_core(struct dl_phdr_info *info, size_t size, void *data)
 
 /* --- loading and starting ----------------------------------------------- */
 
-static int resolve(pam_handle_t *pamh, void *h, const char *path)
+static int resolve(void *h, const char *path, struct kig_why *why)
 {
 	int (*abi)(void) = (int (*)(void))dlsym(h, "kig_core_abi");
 	struct kig_core found;
 
 	if (abi == NULL || abi() != KIG_CORE_ABI) {
-		pam_syslog(pamh, LOG_ERR,
-			   "%s is not the Go core of this pam_keyinit_go.so (interface %d): "
-			   "reinstall pam_keyinit_go so that both files come from one build",
-			   path, KIG_CORE_ABI);
+		kig_why(why, "%s is not the Go core of this pam_keyinit_go.so (interface %d): "
+			"reinstall pam_keyinit_go so that both files come from one build",
+			path, KIG_CORE_ABI);
 		return 0;
 	}
 	found.started_here = (int (*)(pid_t *))dlsym(h, "kig_core_started_here");
 	found.start = (int (*)(int, char **))dlsym(h, "kig_core_start");
 	found.wait_started = (void (*)(void))dlsym(h, "kig_core_wait_started");
 	found.forked = (void (*)(void))dlsym(h, "kig_core_forked");
-	found.init = (int (*)(pam_handle_t *, int, int, const char **, struct kig_state *))
+	found.init = (int (*)(const struct kig_call *, int, int, const char **, struct kig_state *))
 		dlsym(h, "kig_core_init");
 	if (found.started_here == NULL || found.start == NULL || found.wait_started == NULL ||
-	    found.forked == NULL || found.init == NULL)
+	    found.forked == NULL || found.init == NULL) {
+		kig_why(why, "%s lacks an entry point of the Go core: reinstall pam_keyinit_go", path);
 		return 0;
+	}
 	core = found;  /* all or none: kig_core_here tests init alone */
 	return 1;
 }
 
 /* Maps the core at real (the file fd, checked) and resolves it. */
-static int load(pam_handle_t *pamh, const char *real, int fd, const struct stat *checked)
+static int load(const char *real, int fd, const struct stat *checked, struct kig_why *why)
 {
 	struct other_core other = { checked, NULL };
 	struct stat now;
 	void *h;
 
 	if (dl_iterate_phdr(find_other_core, &other) != 0) {
-		pam_syslog(pamh, LOG_ERR,
-			   "refusing to load the Go core %s: this process already runs the Go core %s, and "
-			   "two Go runtimes cannot share a process: name pam_keyinit_go.so by one path in "
-			   "every PAM stack", real, other.name);
+		kig_why(why, "this process already runs another Go core, %s, than %s, and two Go "
+			"runtimes cannot share a process: name pam_keyinit_go.so by one path in every "
+			"PAM stack", other.name, real);
 		return 0;
 	}
 	h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) {
-		pam_syslog(pamh, LOG_ERR, "cannot load the Go core: %s; reinstall pam_keyinit_go", dlerror());
+		kig_why(why, "the Go core cannot be loaded (%s): reinstall pam_keyinit_go", dlerror());
 		return 0;
 	}
 	/* The file checked is the file mapped: only root could swap it, and
 	 * then it must not be half of each. */
 	if (fstat(fd, &now) != 0 || stat(real, &now) != 0 || now.st_dev != checked->st_dev ||
 	    now.st_ino != checked->st_ino) {
-		pam_syslog(pamh, LOG_ERR, "refusing the Go core %s: it was replaced while it was "
-			   "being loaded; try again when the package upgrade is over", real);
+		kig_why(why, "the Go core %s was replaced while it was being loaded: try again when "
+			"the package upgrade is over", real);
 		return 0;
 	}
-	return resolve(pamh, h, real);
+	return resolve(h, real, why);
 }
 
 /* Starts the runtime on the calling thread's behalf and waits until it has
@@ -258,18 +256,19 @@ static int start(void)
  * pam.d) has already mapped in this process, from the same file: it was
  * checked when that front loaded it, and mapping nothing new needs no
  * checks. Silent when there is none. */
-static void adopt(pam_handle_t *pamh)
+static void adopt(void)
 {
 	static char real[PATH_MAX];  /* under load_lock */
+	struct kig_why ignored;  /* loaded() says it again */
 	void *h;
 
 	if (realpath(core_path(), real) != NULL &&
 	    (h = dlopen(real, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD)) != NULL)
-		resolve(pamh, h, real);
+		resolve(h, real, &ignored);
 }
 
-/* Loads the core if need be; 0 after one line if it cannot be. */
-static int loaded(pam_handle_t *pamh)
+/* Loads the core if need be; 0 if it cannot be (why says why). */
+static int loaded(struct kig_why *why)
 {
 	static char real[PATH_MAX];  /* under load_lock; the host's stack may be small */
 	struct stat sb;
@@ -278,45 +277,69 @@ static int loaded(pam_handle_t *pamh)
 
 	if (core.init != NULL)
 		return 1;
-	fd = kig_open_trusted(pamh, core_path(), real, &sb);
+	fd = kig_open_trusted(core_path(), real, &sb, why);
 	if (fd < 0)
 		return 0;
 	/* No handler of the host's runs here: one that forked would wait on
 	 * the window this thread holds. */
 	kig_block_async_signals(&mask);
 	pthread_mutex_lock(&window_lock);
-	ok = load(pamh, real, fd, &sb);
+	ok = load(real, fd, &sb, why);
 	pthread_mutex_unlock(&window_lock);
 	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 	close(fd);
 	return ok;
 }
 
-const struct kig_core *kig_core_here(pam_handle_t *pamh, pid_t *loader)
+static void forked_from(struct kig_why *why, pid_t loader)
 {
-	const struct kig_core *here = NULL;
+	kig_why(why, "this process was forked from process %d after that one started the Go "
+		"runtime, and Go cannot run in such a fork: open the session before forking, or in "
+		"a process that has not opened one", (int)loader);
+}
+
+/* Loads and starts the core, under load_lock; 1 if Go may run here now. */
+static int load_and_start(pid_t *loader, struct kig_why *why)
+{
+	int ok;
+
+	/* Checked before loading: the core's own constructor makes calls
+	 * (madvise) a seccomp filter may kill on. */
+	if (!kig_runtime_can_start(why) || !loaded(why))
+		return 0;
+	if (core.started_here(loader))
+		return 1;  /* another copy of the front started it meanwhile */
+	if (*loader != 0) {
+		forked_from(why, *loader);
+		return 0;
+	}
+	pthread_mutex_lock(&window_lock);
+	ok = start();
+	pthread_mutex_unlock(&window_lock);
+	if (!ok)
+		kig_why(why, "the Go core has no runtime entry: reinstall pam_keyinit_go so that both "
+			"files come from one build");
+	return ok;
+}
+
+const struct kig_core *kig_core_here(pid_t *loader, struct kig_why *why)
+{
+	int here;
 
 	*loader = 0;
 	pthread_mutex_lock(&load_lock);
 	if (core.init == NULL)
-		adopt(pamh);
+		adopt();
 	if (core.init != NULL && core.started_here(loader)) {
-		here = &core;  /* started in this process: the usual case */
-	} else if (*loader == 0 && kig_runtime_can_start(pamh) && loaded(pamh) &&
-		   !core.started_here(loader) && *loader == 0) {
-		/* Checked before loading: the core's own constructor makes calls
-		 * (madvise) a seccomp filter may kill on. */
-		int ok;
-
-		pthread_mutex_lock(&window_lock);
-		ok = start();
-		pthread_mutex_unlock(&window_lock);
-		if (!ok)
-			pam_syslog(pamh, LOG_ERR, "the Go core has no runtime entry: reinstall "
-				   "pam_keyinit_go so that both files come from one build");
+		/* Started in this process: the usual case. A thread may carry a
+		 * seccomp filter of its own: it is checked at each hook. */
+		here = kig_seccomp_allows_go(why);
+	} else if (*loader != 0) {
+		forked_from(why, *loader);
+		here = 0;
+	} else {
+		here = load_and_start(loader, why);
 	}
-	if (here == NULL && core.init != NULL && core.started_here(loader))
-		here = &core;
 	pthread_mutex_unlock(&load_lock);
-	return here;
+	return here ? &core : NULL;
 }

@@ -12,9 +12,9 @@
  * stays locked, so a call into Go can hang for ever. Real hosts call PAM in
  * such children: systemd closes user@.service sessions in its forked
  * "(sd-pam)", sshd calls pam_setcred in its post-auth child, login and su
- * call pam_end there. All of that needs no Go. The one thing such a child
- * cannot do is make a keyring its handle has not made yet: it fails with
- * one line saying why.
+ * call pam_end there. All of that needs no Go. A keyring such a child's
+ * handle has not made yet is made by the plain keyinit in C
+ * (plain_keyinit.c), as it is wherever else Go cannot run.
  */
 #include <stdlib.h>
 #include <syslog.h>
@@ -58,31 +58,29 @@ static int out_of_memory(pam_handle_t *pamh, int code)
 }
 
 /* open_session or setcred(ESTABLISH_CRED): make the keyring in Go where Go
- * may run. fail is the hook's error code. */
-static int make_keyring(pam_handle_t *pamh, int hook, int fail, int argc, const char **argv)
+ * may run on this thread, else by the plain keyinit in C. */
+static int make_keyring(pam_handle_t *pamh, int hook, int argc, const char **argv)
 {
 	struct kig_state *st = handle_state(pamh);
 	const struct kig_core *core;
+	struct kig_call call;
+	struct kig_why why = { "" };
 	pid_t loader;
 
 	if (st == NULL)
 		return out_of_memory(pamh, PAM_BUF_ERR);
 	if (hook == KIG_HOOK_OPEN_SESSION)
 		st->opens++;
-	core = kig_core_here(pamh, &loader);
+	core = kig_core_here(&loader, &why);
+	/* A fork of the process that made this handle's keyring, or found it
+	 * needed none (sshd's post-auth child re-establishing): done, and
+	 * nothing to say. */
+	if (core == NULL && loader != 0 && (st->serial > 0 || st->settled))
+		return PAM_SUCCESS;
+	kig_resolve_user(pamh, st, &call);
 	if (core != NULL)
-		return core->init(pamh, hook, argc, argv, st);
-	if (loader == 0)
-		return fail;  /* the core could not be loaded: logged */
-	if (st->serial > 0 || st->settled)
-		return PAM_SUCCESS;  /* the parent made this handle's keyring, or needed none */
-	pam_syslog(pamh, LOG_ERR,
-		   "cannot make a session keyring in process %d: it was forked from "
-		   "process %d after that one ran a session hook, and Go cannot run in "
-		   "a fork of a process that runs it; open the session before forking, "
-		   "or in a process that has not opened one yet",
-		   (int)getpid(), (int)loader);
-	return fail;
+		return core->init(&call, hook, argc, argv, st);
+	return kig_plain_init(&call, hook, argc, argv, st, &why);
 }
 
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags,
@@ -101,7 +99,7 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags,
 	struct kig_state *st;
 
 	if (flags & PAM_ESTABLISH_CRED)
-		return make_keyring(pamh, KIG_HOOK_ESTABLISH_CRED, PAM_CRED_ERR, argc, argv);
+		return make_keyring(pamh, KIG_HOOK_ESTABLISH_CRED, argc, argv);
 	if (!(flags & PAM_DELETE_CRED))
 		return PAM_IGNORE;
 	st = handle_state(pamh);
@@ -119,7 +117,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags,
 				   int argc, const char **argv)
 {
 	(void)flags;
-	return make_keyring(pamh, KIG_HOOK_OPEN_SESSION, PAM_SESSION_ERR, argc, argv);
+	return make_keyring(pamh, KIG_HOOK_OPEN_SESSION, argc, argv);
 }
 
 /* Like pam_keyinit.so, close always succeeds; it revokes when the last open

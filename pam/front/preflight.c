@@ -5,9 +5,9 @@
  * stack says (`optional` included). pam_keyinit.so needs a few pages and no
  * thread, so under the same limits the host would have opened the session.
  * So before it starts the runtime the front checks what the runtime needs,
- * as far as a process can know it, and otherwise fails the hook with one
- * line that says which limit, its value, what the runtime needs and what to
- * do. The needs are in internal/runtimefloor/floor.h, measured by
+ * as far as a process can know it, and otherwise says which limit, its
+ * value, what the runtime needs and what to do (struct kig_why), and the
+ * hook makes the keyring in C instead (plain_keyinit.c). The needs are in internal/runtimefloor/floor.h, measured by
  * test/floor_test.go. Each check tries the real thing where it can:
  *   - address space (RLIMIT_AS) and data (RLIMIT_DATA): a mapping as large
  *     as the runtime reserves, made and unmade;
@@ -31,20 +31,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
-#include <security/pam_ext.h>
 
 #include "../../internal/runtimefloor/floor.h"
 #include "front.h"
 
 #define KIB 1024UL
-
-static const char fail[] = "cannot start the Go core's runtime, so no session keyring is made: ";
 
 static unsigned long long kib(rlim_t v)
 {
@@ -105,50 +101,50 @@ static size_t thread_stack(void)
 
 /* glibc sizes the stacks of new threads once, from the stack limit the
  * process started with: a limit pam_limits sets later changes nothing. */
-static int stack_fits(pam_handle_t *pamh, size_t stack)
+static int stack_fits(struct kig_why *why, size_t stack)
 {
 	if (stack >= KIG_FLOOR_STACK_MIN_KIB * KIB && stack <= KIG_FLOOR_STACK_MAX_KIB * KIB)
 		return 1;
-	pam_syslog(pamh, LOG_ERR,
-		   "%snew threads get %zu KiB stacks (glibc sizes them from the stack limit this process "
-		   "started with) and the runtime needs between %u and %u KiB: start the service with a "
-		   "stack limit (RLIMIT_STACK: ulimit -s, LimitSTACK=) in that range or unlimited", fail,
-		   stack / KIB, KIG_FLOOR_STACK_MIN_KIB, KIG_FLOOR_STACK_MAX_KIB);
+	kig_why(why,
+		"new threads get %zu KiB stacks (glibc sizes them from the stack limit this process "
+		"started with) and the runtime needs between %u and %u KiB: start the service with a "
+		"stack limit (RLIMIT_STACK: ulimit -s, LimitSTACK=) in that range or unlimited",
+		stack / KIB, KIG_FLOOR_STACK_MIN_KIB, KIG_FLOOR_STACK_MAX_KIB);
 	return 0;
 }
 
-static int memory_fits(pam_handle_t *pamh, size_t stack)
+static int memory_fits(struct kig_why *why, size_t stack)
 {
 	size_t as = KIG_FLOOR_AS_KIB * KIB + KIG_FLOOR_THREADS * stack;
 	struct rlimit rl;
 
 	if (!can_map(as, PROT_NONE, MAP_NORESERVE)) {
 		getrlimit(RLIMIT_AS, &rl);
-		pam_syslog(pamh, LOG_ERR,
-			   "%sthe address space limit (RLIMIT_AS) of %llu KiB leaves less than the %zu KiB "
-			   "the runtime reserves beyond the %llu KiB this process maps: raise it (ulimit -v, "
-			   "limits.conf \"as\", LimitAS=) to unlimited or at least %llu KiB", fail,
-			   rl.rlim_cur == RLIM_INFINITY ? 0ULL : kib(rl.rlim_cur), as / KIB, mapped_kib(),
-			   mapped_kib() + as / KIB + KIG_FLOOR_HOST_KIB);
+		kig_why(why,
+			"the address space limit (RLIMIT_AS) of %llu KiB leaves less than the %zu KiB "
+			"the runtime reserves beyond the %llu KiB this process maps: raise it (ulimit -v, "
+			"limits.conf \"as\", LimitAS=) to unlimited or at least %llu KiB",
+			rl.rlim_cur == RLIM_INFINITY ? 0ULL : kib(rl.rlim_cur), as / KIB, mapped_kib(),
+			mapped_kib() + as / KIB + KIG_FLOOR_HOST_KIB);
 		return 0;
 	}
 	/* A thread's stack as glibc maps it, committed: the kernel's overcommit
 	 * check refuses one larger than memory and swap. */
 	if (!can_map(stack, PROT_READ | PROT_WRITE, MAP_STACK)) {
-		pam_syslog(pamh, LOG_ERR,
-			   "%sa thread stack of %zu KiB (glibc sizes it from the stack limit this process "
-			   "started with) cannot be mapped: start the service with a smaller stack limit "
-			   "(ulimit -s, LimitSTACK=)", fail, stack / KIB);
+		kig_why(why,
+			"a thread stack of %zu KiB (glibc sizes it from the stack limit this process "
+			"started with) cannot be mapped: start the service with a smaller stack limit "
+			"(ulimit -s, LimitSTACK=)", stack / KIB);
 		return 0;
 	}
 	if (!can_map(KIG_FLOOR_DATA_KIB * KIB, PROT_READ | PROT_WRITE, MAP_NORESERVE)) {
 		getrlimit(RLIMIT_DATA, &rl);
-		pam_syslog(pamh, LOG_ERR,
-			   "%sthe data limit (RLIMIT_DATA) of %llu KiB leaves less than the %u KiB of private "
-			   "memory the runtime maps beyond this process's own: raise it (ulimit -d, "
-			   "limits.conf \"data\") to unlimited or by at least %u KiB", fail,
-			   rl.rlim_cur == RLIM_INFINITY ? 0ULL : kib(rl.rlim_cur), KIG_FLOOR_DATA_KIB,
-			   KIG_FLOOR_DATA_KIB + KIG_FLOOR_HOST_KIB);
+		kig_why(why,
+			"the data limit (RLIMIT_DATA) of %llu KiB leaves less than the %u KiB of private "
+			"memory the runtime maps beyond this process's own: raise it (ulimit -d, "
+			"limits.conf \"data\") to unlimited or by at least %u KiB",
+			rl.rlim_cur == RLIM_INFINITY ? 0ULL : kib(rl.rlim_cur), KIG_FLOOR_DATA_KIB,
+			KIG_FLOOR_DATA_KIB + KIG_FLOOR_HOST_KIB);
 		return 0;
 	}
 	return 1;
@@ -193,7 +189,7 @@ static void *wait_for_all(void *arg)
  * which only /proc could tell, slowly: so as many threads as the runtime
  * makes are made, all alive at once, with every signal blocked (none of
  * the host's lands on them), and ended. */
-static int threads_fit(pam_handle_t *pamh)
+static int threads_fit(struct kig_why *why)
 {
 	struct thread_probe t = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
 	pthread_t th[KIG_FLOOR_THREADS];
@@ -218,10 +214,10 @@ static int threads_fit(pam_handle_t *pamh)
 	if (err == 0)
 		return 1;
 	getrlimit(RLIMIT_NPROC, &rl);
-	pam_syslog(pamh, LOG_ERR,
-		   "%scould not make the %d threads it needs (%s): raise the process limit of uid %u "
-		   "(RLIMIT_NPROC, now %llu; ulimit -u, limits.conf \"nproc\")", fail,
-		   KIG_FLOOR_THREADS, strerror(err), (unsigned)getuid(), (unsigned long long)rl.rlim_cur);
+	kig_why(why,
+		"the runtime could not make the %d threads it needs (%s): raise the process limit of uid %u "
+		"(RLIMIT_NPROC, now %llu; ulimit -u, limits.conf \"nproc\")",
+		KIG_FLOOR_THREADS, strerror(err), (unsigned)getuid(), (unsigned long long)rl.rlim_cur);
 	return 0;
 }
 
@@ -294,7 +290,7 @@ static const char *unified_root(void)
 /* Whether this process's memory and pids cgroups (v1 or v2, and every one
  * above them) have room for the runtime: past a memory limit the kernel's
  * OOM killer would end the process, past pids.max pthread_create fails. */
-static int cgroups_fit(pam_handle_t *pamh)
+static int cgroups_fit(struct kig_why *why)
 {
 	static const struct knob mem1 = { "/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes" };
 	static const struct knob pids1 = { "/sys/fs/cgroup/pids", "pids.max", "pids.current" };
@@ -338,29 +334,29 @@ static int cgroups_fit(pam_handle_t *pamh)
 	}
 	fclose(f);
 	if (mem < KIG_FLOOR_MEMORY_KIB * KIB) {
-		pam_syslog(pamh, LOG_ERR,
-			   "%sthe memory cgroup %s has %llu KiB left under its limit and the runtime needs "
-			   "about %u KiB as it starts (past the limit the kernel's OOM killer would end this "
-			   "process): raise that cgroup's memory limit (memory.max, memory.limit_in_bytes, "
-			   "MemoryMax=)", fail, mem_at, mem / KIB, KIG_FLOOR_MEMORY_KIB);
+		kig_why(why,
+			"the memory cgroup %s has %llu KiB left under its limit and the runtime needs "
+			"about %u KiB as it starts (past the limit the kernel's OOM killer would end this "
+			"process): raise that cgroup's memory limit (memory.max, memory.limit_in_bytes, "
+			"MemoryMax=)", mem_at, mem / KIB, KIG_FLOOR_MEMORY_KIB);
 		return 0;
 	}
 	if (pids < KIG_FLOOR_THREADS) {
-		pam_syslog(pamh, LOG_ERR,
-			   "%sthe pids cgroup %s has room for %llu more tasks and the runtime makes %d "
-			   "threads: raise its pids.max (TasksMax=) by at least %d", fail, pids_at, pids,
-			   KIG_FLOOR_THREADS, KIG_FLOOR_THREADS);
+		kig_why(why,
+			"the pids cgroup %s has room for %llu more tasks and the runtime makes %d "
+			"threads: raise its pids.max (TasksMax=) by at least %d", pids_at, pids,
+			KIG_FLOOR_THREADS, KIG_FLOOR_THREADS);
 		return 0;
 	}
 	return 1;
 }
 
-int kig_runtime_can_start(pam_handle_t *pamh)
+int kig_runtime_can_start(struct kig_why *why)
 {
 	size_t stack = thread_stack();
 
 	/* The probe first: until it has run, only calls every host makes
 	 * (mmap, open, read) are made. Threads last: they need clone3. */
-	return kig_seccomp_allows_runtime(pamh) && stack_fits(pamh, stack) && memory_fits(pamh, stack) &&
-	       cgroups_fit(pamh) && threads_fit(pamh);
+	return kig_seccomp_allows_go(why) && stack_fits(why, stack) && memory_fits(why, stack) &&
+	       cgroups_fit(why) && threads_fit(why);
 }

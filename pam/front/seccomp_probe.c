@@ -30,14 +30,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <security/pam_ext.h>
 
 #include "front.h"
 
@@ -368,7 +366,7 @@ static int wait_child(pid_t pid, int *status)
 	return 0;
 }
 
-int kig_seccomp_allows_runtime(pam_handle_t *pamh)
+int kig_seccomp_allows_go(struct kig_why *why)
 {
 	struct probe_page *p;
 	sigset_t all, old;
@@ -380,8 +378,7 @@ int kig_seccomp_allows_runtime(pam_handle_t *pamh)
 	if (shared == NULL) {
 		p = mmap(NULL, sizeof(*p), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED) {
-			pam_syslog(pamh, LOG_ERR, "cannot start the Go core's runtime: mapping memory to probe "
-				   "this process's seccomp filter failed (%m); no session keyring is made");
+			kig_why(why, "mapping memory to probe this thread's seccomp filter failed (%m)");
 			return 0;
 		}
 		shared = p;
@@ -400,18 +397,15 @@ int kig_seccomp_allows_runtime(pam_handle_t *pamh)
 	if (ok)
 		return 1;
 	if (!waited)
-		pam_syslog(pamh, LOG_ERR, "cannot start the Go core's runtime: the probe of this "
-			   "process's seccomp filter %s; no session keyring is made",
-			   pid <= 0 ? "could not be started" : "did not finish in 2 s");
+		kig_why(why, "the probe of this thread's seccomp filter %s",
+			pid <= 0 ? "could not be started" : "did not finish in 2 s");
 	else if (WIFSIGNALED(status) || p->killed)
-		pam_syslog(pamh, LOG_ERR, "cannot start the Go core's runtime: this process's seccomp "
-			   "filter kills it on %s (signal %d), which the runtime needs: allow it in the "
-			   "service's filter; no session keyring is made",
-			   step_name(p->step), p->killed ? p->killed : WTERMSIG(status));
+		kig_why(why, "this thread's seccomp filter kills on %s (signal %d), which the Go "
+			"runtime needs: allow it in the service's filter",
+			step_name(p->step), p->killed ? p->killed : WTERMSIG(status));
 	else
-		pam_syslog(pamh, LOG_ERR, "cannot start the Go core's runtime: this process's seccomp "
-			   "filter makes %s fail (%s), which the runtime needs: allow it in the "
-			   "service's filter; no session keyring is made",
-			   p->failed > 0 ? steps[p->failed - 1].call : step_name(p->step), strerror(p->err));
+		kig_why(why, "this thread's seccomp filter makes %s fail (%s), which the Go runtime "
+			"needs: allow it in the service's filter",
+			p->failed > 0 ? steps[p->failed - 1].call : step_name(p->step), strerror(p->err));
 	return 0;
 }

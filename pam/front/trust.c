@@ -18,13 +18,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <security/pam_ext.h>
 
 #include "front.h"
 
@@ -80,17 +78,16 @@ static const char *unsafe_ancestor(char *dir)
 	return NULL;
 }
 
-int kig_open_trusted(pam_handle_t *pamh, const char *path, char real[PATH_MAX], struct stat *sb)
+int kig_open_trusted(const char *path, char real[PATH_MAX], struct stat *sb, struct kig_why *why)
 {
 	static char dir[PATH_MAX];  /* the caller holds the load lock: not on a stack that may be small */
-	const char *bad = NULL, *why = "file";
+	const char *bad = NULL, *what = "file";
 	int fd = -1;
 
 	if (realpath(path, real) == NULL || (fd = open(real, O_RDONLY | O_CLOEXEC)) < 0 ||
 	    fstat(fd, sb) != 0) {
-		pam_syslog(pamh, LOG_ERR,
-			   "cannot load the Go core %s: %m; reinstall pam_keyinit_go "
-			   "(it needs pam_keyinit_go.so and pam_keyinit_go/core.so beside it)", path);
+		kig_why(why, "the Go core %s cannot be opened (%m): reinstall pam_keyinit_go "
+			"(it needs pam_keyinit_go.so and pam_keyinit_go/core.so beside it)", path);
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -106,18 +103,17 @@ int kig_open_trusted(pam_handle_t *pamh, const char *path, char real[PATH_MAX], 
 
 		if (slash != NULL && slash != dir)
 			*slash = '\0';
-		why = "directory";
+		what = "directory";
 		if (stat(dir, &db) != 0 || !safe_dir(&db))
 			bad = dir;
 		else if ((bad = unsafe_ancestor(dir)) != NULL)
-			why = "directory above it";
+			what = "directory above it";
 	}
 	if (bad == NULL)
 		return fd;
-	pam_syslog(pamh, LOG_ERR,
-		   "refusing to load the Go core %s: %s must be a root-owned %s that group "
-		   "and others cannot write (as the package installs it): fix its owner and mode",
-		   real, bad, why);
+	kig_why(why, "the Go core %s is not trusted: %s must be a root-owned %s that group "
+		"and others cannot write (as the package installs it): fix its owner and mode",
+		real, bad, what);
 	close(fd);
 	return -1;
 }
