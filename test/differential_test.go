@@ -16,6 +16,11 @@ import (
 // against Linux-PAM's installed pam_keyinit.so, each run in a fresh process,
 // and compares the results step by step. They must be identical except for
 // the documented improvements, each asserted in improvements below.
+//
+// Every scenario runs a third time with our module unable to run its Go
+// core (build/test/nogo: a front with no core anywhere), where the plain
+// keyinit in C (pam/front/plain_keyinit.c) makes the keyrings: its results
+// must be the Go core's, step by step.
 
 var (
 	diffOptions   = []string{"", "debug", "force", "revoke", "force revoke", "bogus"}
@@ -99,7 +104,7 @@ func improvements(inheritedNone bool, testUser string, testUID uint32) []improve
 func TestDifferentialAgainstPamKeyinit(t *testing.T) {
 	harness.RequireRoot(t)
 	u := harness.TempUser(t)
-	ours, theirs := harness.Module(t), harness.CModule(t)
+	ours, theirs, plain := harness.Module(t), harness.CModule(t), harness.Built(t, "test/nogo/pam_keyinit_go.so")
 	inherited, err := harness.InheritedSessionKeyring()
 	if err != nil {
 		t.Fatal(err)
@@ -114,16 +119,21 @@ func TestDifferentialAgainstPamKeyinit(t *testing.T) {
 	for _, options := range diffOptions {
 		oursSvc := harness.ConfDirService(t, stack(ours, options))
 		theirsSvc := harness.ConfDirService(t, stack(theirs, options))
+		plainSvc := harness.ConfDirService(t, stack(plain, options))
 		for start, prefix := range diffStarts {
 			for seqName, steps := range diffSequences {
 				for _, user := range users {
 					name := fmt.Sprintf("options=%q start=%s seq=%s user=%s", options, start, seqName, user)
 					got := runScenario(t, prefix, scenario{Service: oursSvc.Name, ConfDir: oursSvc.Dir, User: user, Steps: steps})
 					want := runScenario(t, prefix, scenario{Service: theirsSvc.Name, ConfDir: theirsSvc.Dir, User: user, Steps: steps})
+					inC := runScenario(t, prefix, scenario{Service: plainSvc.Name, ConfDir: plainSvc.Dir, User: user, Steps: steps})
 					scenarios++
-					if got == nil || want == nil {
+					if got == nil || want == nil || inC == nil {
 						t.Errorf("%s: scenario did not run", name)
 						continue
+					}
+					if diff := cPathDiff(got, inC); diff != "" {
+						t.Errorf("%s: the plain keyinit in C and the Go core differ:\n%s", name, diff)
 					}
 					var imp *improvement
 					for i := range imps {
@@ -219,6 +229,34 @@ func runScenario(t *testing.T, prefix []string, sc scenario) []stepResult {
 	return res
 }
 
+// cPathDiff lists the steps where the plain keyinit in C did otherwise than
+// the Go core.
+func cPathDiff(goCore, inC []stepResult) string {
+	return stepsDiff(goCore, inC, "Go core", "in C", nil)
+}
+
+// stepsDiff lists the steps where two runs differ, after adjust (if not
+// nil) has seen each pair.
+func stepsDiff(a, b []stepResult, aName, bName string, adjust func(a, b *stepResult)) string {
+	var out strings.Builder
+	for i := 0; i < len(a) || i < len(b); i++ {
+		var x, y stepResult
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if adjust != nil {
+			adjust(&x, &y)
+		}
+		if x != y {
+			fmt.Fprintf(&out, "  step %d %s: %+v\n  step %d %s: %+v\n", i, aName, x, i, bName, y)
+		}
+	}
+	return out.String()
+}
+
 // rootIDs are the ids of the scenario processes (the tests run as root).
 const rootIDs = "0 0 0 0 0 0"
 
@@ -227,21 +265,10 @@ const rootIDs = "0 0 0 0 0 0"
 // which also sets the saved gid, and its switch back leaves the saved gid at
 // the user's; ours restores all six ids. leaked reports that it happened.
 func compareSteps(ours, theirs []stepResult, userGID uint32) (diff string, leaked bool) {
-	var b strings.Builder
-	for i := 0; i < len(ours) || i < len(theirs); i++ {
-		var o, c stepResult
-		if i < len(ours) {
-			o = ours[i]
-		}
-		if i < len(theirs) {
-			c = theirs[i]
-		}
+	diff = stepsDiff(ours, theirs, "ours", "theirs", func(o, c *stepResult) {
 		if o.IDs == rootIDs && c.IDs == fmt.Sprintf("0 0 0 0 0 %d", userGID) {
 			c.IDs, leaked = rootIDs, true
 		}
-		if o != c {
-			fmt.Fprintf(&b, "  step %d ours:   %+v\n  step %d theirs: %+v\n", i, o, i, c)
-		}
-	}
-	return b.String(), leaked
+	})
+	return diff, leaked
 }
