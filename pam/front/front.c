@@ -64,7 +64,7 @@ static int make_keyring(pam_handle_t *pamh, int hook, int argc, const char **arg
 	struct kig_state *st = handle_state(pamh);
 	const struct kig_core *core;
 	struct kig_call call;
-	struct kig_why why = { "" };
+	struct kig_why why = { "", 0 };
 	pid_t loader;
 
 	if (st == NULL)

@@ -25,6 +25,7 @@ struct kig_core {
  * C did instead (plain_keyinit.c). */
 struct kig_why {
 	char text[512];
+	int kills_plain;  /* the thread's seccomp filter kills a call the plain keyinit makes too */
 };
 void kig_why(struct kig_why *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

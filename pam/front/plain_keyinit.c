@@ -20,7 +20,10 @@
  *     is kept, and no keyring support (ENOSYS) is no error;
  *   - a new anonymous "_ses" is joined, the user keyring linked into it
  *     and checked to be the user's.
- * It logs one line: what it did, and why Go did not run. What it does not
+ * It logs one line: what it did, and why Go did not run. The one thing it
+ * will not do is run where the thread's seccomp filter kills one of its own
+ * calls (keyctl, the id calls), which the probe finds: the hook fails
+ * instead, where pam_keyinit.so would end the host. What it does not
  * do that the Go core does: debug lines for each step (debug only sets the
  * close's lines), and naming the quota use on EDQUOT.
  */
@@ -90,25 +93,29 @@ static long keyctl(long cmd, long a, long b, long c)
 }
 
 /* The uid that owns a key, from KEYCTL_DESCRIBE's "type;uid;gid;perm;name"
- * (the kernel prints it with %d). -1 if it cannot be read. The buffer is on
- * the heap: a host's stack may be small, and a description as long as the
- * kernel allows (4095 bytes) comes only whole. */
+ * (the kernel prints it with %d). -1 if it cannot be read, with errno set
+ * (EBADMSG: not of that shape). The buffer is on the heap: a host's stack
+ * may be small, and a description as long as the kernel allows (4095
+ * bytes) comes only whole. */
 static long long owner(long key)
 {
 	const size_t size = 4096 + 128;
 	char *buf = malloc(size), *semi, *end;
 	long long uid = -1;
+	long n;
 
 	if (buf == NULL)
 		return -1;
-	if (keyctl(KEYCTL_DESCRIBE, key, (long)buf, (long)size) > 0 && memchr(buf, '\0', size) != NULL &&
-	    (semi = strchr(buf, ';')) != NULL) {
-		errno = 0;
+	n = keyctl(KEYCTL_DESCRIBE, key, (long)buf, (long)size);
+	if (n > 0 && (size_t)n <= size && buf[n - 1] == '\0' && (semi = strchr(buf, ';')) != NULL) {
 		uid = strtoll(semi + 1, &end, 10);
-		if (errno != 0 || *end != ';' || uid < -(1LL << 31) || uid >= (1LL << 32))
+		if (*end != ';' || uid < -(1LL << 31) || uid >= (1LL << 32))
 			uid = -1;
 		else
 			uid = (long long)(uint32_t)uid;
+		errno = uid < 0 ? EBADMSG : 0;
+	} else if (n >= 0) {
+		errno = EBADMSG;
 	}
 	free(buf);
 	return uid;
@@ -196,6 +203,12 @@ static int join(struct result *r, struct kig_state *st, int force, uint32_t uid,
 	own = owner(KEY_SPEC_USER_KEYRING);
 	if (own != (long long)uid) {
 		const char *undone = "unlinked it";
+		char whose[96];
+
+		if (own < 0)
+			snprintf(whose, sizeof(whose), "an owner that cannot be read (%s)", strerror(errno));
+		else
+			snprintf(whose, sizeof(whose), "uid %lld", own);
 
 		if (keyctl(KEYCTL_UNLINK, KEY_SPEC_USER_KEYRING, KEY_SPEC_SESSION_KEYRING, 0) != 0) {
 			undone = "could neither unlink it nor revoke the new session keyring";
@@ -204,9 +217,9 @@ static int join(struct result *r, struct kig_state *st, int force, uint32_t uid,
 				st->serial = 0;
 			}
 		}
-		return say(r, fail, LOG_ERR, "the user keyring linked for uid %u belongs to uid %lld: %s; "
+		return say(r, fail, LOG_ERR, "the user keyring linked for uid %u belongs to %s: %s; "
 			   "check that nothing else changes this thread's ids during the session hooks",
-			   uid, own, undone);
+			   uid, whose, undone);
 	}
 	if (replaced != 0)
 		return say(r, PAM_SUCCESS, LOG_WARNING, "made session keyring %ld for uid %u, replacing "
@@ -266,7 +279,9 @@ int kig_plain_init(const struct kig_call *call, int hook, int argc, const char *
 	st->debug = debug;
 	if (st->serial > 0)
 		return PAM_SUCCESS;  /* made by an earlier hook of this handle */
-	if (call->user_rc != PAM_SUCCESS)
+	if (why->kills_plain)
+		say(&r, fail, LOG_ERR, "no session keyring is made, not even in C, which makes that call too");
+	else if (call->user_rc != PAM_SUCCESS)
 		say(&r, call->user_rc, LOG_ERR, "Unable to get the user name: pam_get_user returned PAM code "
 		    "%d; the application must set PAM_USER or answer the user name prompt", call->user_rc);
 	else if (!call->found)

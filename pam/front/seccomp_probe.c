@@ -242,11 +242,14 @@ static long try_ids(struct probe_page *p)
  * the call. */
 static unsigned long scratch[16];
 
-#define CALL(nr, a, b, c) { #nr, SYS_##nr, { (long)(a), (long)(b), (long)(c) } }
+#define CALL(nr, a, b, c) { #nr, SYS_##nr, { (long)(a), (long)(b), (long)(c) }, 0 }
+#define PLAIN(nr, a, b, c) { #nr, SYS_##nr, { (long)(a), (long)(b), (long)(c) }, 1 }
+/* PLAIN: the plain keyinit in C makes it too (plain_keyinit.c) */
 static const struct tolerated_call {
 	const char *name;
 	long nr;
 	long arg[3];
+	int plain;
 } tolerated[] = {
 	CALL(sched_getaffinity, 0, sizeof(scratch), scratch),
 	CALL(sched_setaffinity, 0, sizeof(scratch), scratch),  /* what sched_getaffinity gave */
@@ -260,13 +263,15 @@ static const struct tolerated_call {
 	CALL(close, -1, 0, 0),
 	CALL(set_robust_list, NULL, 0, 0),
 	CALL(prlimit64, 0, RLIMIT_NOFILE, NULL),
-	CALL(keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0),
-	CALL(getresuid, scratch, scratch + 1, scratch + 2),
-	CALL(setresuid, -1, -1, -1),
-	CALL(setresgid, -1, -1, -1),
+	PLAIN(keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0),
+	PLAIN(getresuid, scratch, scratch + 1, scratch + 2),
+	PLAIN(getresgid, scratch, scratch + 1, scratch + 2),
+	PLAIN(setresuid, -1, -1, -1),
+	PLAIN(setresgid, -1, -1, -1),
 	CALL(capget, NULL, NULL, 0),
 };
 #undef CALL
+#undef PLAIN
 #define NTOLERATED (int)(sizeof(tolerated) / sizeof(tolerated[0]))
 
 static long try_tolerated(struct probe_page *p)
@@ -323,6 +328,13 @@ static int probe_child(void *arg)
 	}
 	syscall(SYS_exit_group, 0);
 	return 0;
+}
+
+/* Whether the plain keyinit in C makes the call of a step too. */
+static int plain_makes(int step)
+{
+	step -= NSTEPS - 1;
+	return step >= 1 && step <= NTOLERATED && tolerated[step - 1].plain;
 }
 
 static const char *step_name(int step)
@@ -399,11 +411,12 @@ int kig_seccomp_allows_go(struct kig_why *why)
 	if (!waited)
 		kig_why(why, "the probe of this thread's seccomp filter %s",
 			pid <= 0 ? "could not be started" : "did not finish in 2 s");
-	else if (WIFSIGNALED(status) || p->killed)
+	else if (WIFSIGNALED(status) || p->killed) {
+		why->kills_plain = plain_makes(p->step);
 		kig_why(why, "this thread's seccomp filter kills on %s (signal %d), which the Go "
 			"runtime needs: allow it in the service's filter",
 			step_name(p->step), p->killed ? p->killed : WTERMSIG(status));
-	else
+	} else
 		kig_why(why, "this thread's seccomp filter makes %s fail (%s), which the Go runtime "
 			"needs: allow it in the service's filter",
 			p->failed > 0 ? steps[p->failed - 1].call : step_name(p->step), strerror(p->err));

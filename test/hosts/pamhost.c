@@ -6,7 +6,9 @@
  *   pamhost ids SERVICE USER RUID,EUID,SUID RGID,EGID,SGID [drop-dac-override]
  *
  * PATTERN is systemd, sudo-b, sshd, login, early-fork, fork-after-session,
- * pidns-clone, child-close, child-delete, child-nested-close. It prints
+ * pidns-clone, child-close, child-delete, child-nested-close. After USER,
+ * fork-after-session and pidns-clone take the user the late child opens a
+ * session for (default: USER). It prints
  * one "name: value" line per observation for the test to assert on, and
  * waits for each forked child at most CHILD_DEADLINE seconds (a hung child
  * is killed and reported as "timeout"). Exit status 0 means it ran to the end.
@@ -31,7 +33,7 @@
 
 #define CHILD_DEADLINE 10
 
-static const char *service, *user;
+static const char *service, *user, *late_user;
 
 static struct pam_conv conv = { no_conversation, NULL };
 
@@ -275,17 +277,37 @@ static void pattern_early_fork(void)
 }
 
 
-/* --- fork after a session: the parent opens (its Go runtime is running),
- * then forks a child that starts a new handle and needs a new keyring: the
- * one case the module cannot serve. It must fail at once, not hang. */
-static void late_child(pam_handle_t *parent)
+/* A new handle for late_user in a process where Go cannot run: open,
+ * report the keyring, close, report it again. */
+static void late_session(const char *who)
 {
 	pam_handle_t *h = NULL;
+	char label[64];
+	long s;
 
+	snprintf(label, sizeof(label), "%s start", who);
+	say(label, "%d", pam_start(service, late_user, &conv, &h));
+	snprintf(label, sizeof(label), "%s open", who);
+	say(label, "%d", pam_open_session(h, 0));
+	s = session_serial();
+	snprintf(label, sizeof(label), "%s session", who);
+	say_key(label, s);
+	snprintf(label, sizeof(label), "%s close", who);
+	say(label, "%d", pam_close_session(h, 0));
+	snprintf(label, sizeof(label), "%s session after close", who);
+	say_key(label, s);
+	snprintf(label, sizeof(label), "%s end", who);
+	say(label, "%d", pam_end(h, PAM_SUCCESS));
+}
+
+/* --- fork after a session: the parent opens (its Go runtime is running),
+ * then forks a child that starts a new handle and needs a new keyring, for
+ * the same user or another. Go cannot run in it: the plain keyinit in C
+ * makes that user's keyring, at once, and nothing hangs. */
+static void late_child(pam_handle_t *parent)
+{
 	(void)parent;
-	say("child start", "%d", pam_start(service, user, &conv, &h));
-	say("child open", "%d", pam_open_session(h, 0));
-	say("child end", "%d", pam_end(h, PAM_SUCCESS));
+	late_session("child");
 }
 
 static void pattern_fork_after_session(void)
@@ -298,12 +320,8 @@ static void pattern_fork_after_session(void)
  * namespace is pid 1 again, and runs no atfork handler. */
 static void pidns_grandchild(void)
 {
-	pam_handle_t *h = NULL;
-
 	say("grandchild pid", "%d", (int)getpid());
-	say("grandchild start", "%d", pam_start(service, user, &conv, &h));
-	say("grandchild open", "%d", pam_open_session(h, 0));
-	say("grandchild end", "%d", pam_end(h, PAM_SUCCESS));
+	late_session("grandchild");
 }
 
 static void pidns_init(pam_handle_t *unused)
@@ -581,6 +599,7 @@ int main(int argc, char **argv)
 	}
 	service = argv[2];
 	user = argv[3];
+	late_user = argc >= 5 ? argv[4] : user;
 	if (!strcmp(argv[1], "systemd"))
 		pattern_systemd();
 	else if (!strcmp(argv[1], "sudo-b"))
