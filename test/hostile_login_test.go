@@ -195,7 +195,9 @@ func moduleErrors(entries []harness.Entry) []harness.Entry {
 // to 8 MiB for a secure exec (fs/exec.c, since Linux 4.13), so su starts
 // with 8388608 (the hard limit stays), its new threads get 8 MiB stacks and
 // the Go core runs (TestHostileLimitsLoginStack has a large stack limit
-// reach a login host that is not setuid). "ulimit -s 48" does reach it.
+// reach a login host that is not setuid). A small one reaches su, but below
+// the runtime's 64 KiB su itself dies of it before the session, with
+// pam_keyinit.so as with ours (48, 56 and 60 KiB: SIGSEGV, measured).
 func TestHostileLimitsSetuidSu(t *testing.T) {
 	su := newSetuidSu(t)
 	log := harness.Log(t)
@@ -205,7 +207,7 @@ func TestHostileLimitsSetuidSu(t *testing.T) {
 		`if keyctl search @s user secret >/dev/null 2>&1; then echo CALLER-KEY-FOUND; else echo NO-CALLER-KEY; fi; ` +
 		`grep -E '^Max (address space|data size|stack size)' /proc/$PPID/limits; echo DONE`
 	ownSes := fmt.Sprintf("keyring=keyring;%d;%d;3f030000;_ses", su.target.UID, su.target.GID)
-	callers := fmt.Sprintf("keyring=keyring;%d;%d;3f030000;kig-caller", su.caller.UID, su.caller.GID)
+	callers := regexp.MustCompile(fmt.Sprintf(`keyring=keyring;%d;%d;[0-9a-f]+;kig-caller`, su.caller.UID, su.caller.GID))
 
 	for _, tc := range []struct {
 		name   string
@@ -222,8 +224,6 @@ func TestHostileLimitsSetuidSu(t *testing.T) {
 			[]string{"the address space limit (RLIMIT_AS) of 1500000 KiB", "ulimit -v"}},
 		{"data-50000", "ulimit -d 50000", "Max data size 51200000 51200000 bytes",
 			[]string{"the data limit (RLIMIT_DATA) of 50000 KiB", "ulimit -d"}},
-		{"stack-48", "ulimit -s 48", "Max stack size 49152 49152 bytes",
-			[]string{"new threads get 48 KiB stacks", "RLIMIT_STACK"}},
 		{"stack-100000000", "ulimit -s 100000000", "Max stack size 8388608 102400000000 bytes", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,7 +261,7 @@ func TestHostileLimitsSetuidSu(t *testing.T) {
 					}
 					if m.name == "pam_keyinit-revoke" {
 						// The C module keeps whatever keyring the thread has.
-						if !strings.Contains(o.text, callers) || !strings.Contains(o.text, "CALLER-KEY-FOUND") {
+						if !callers.MatchString(o.text) || !strings.Contains(o.text, "CALLER-KEY-FOUND") {
 							t.Errorf("pam_keyinit.so without force did not keep the caller's keyring (%s) "+
 								"and key: the documented weakness needs revisiting", callers)
 						}
@@ -273,8 +273,12 @@ func TestHostileLimitsSetuidSu(t *testing.T) {
 					}
 					ours := harness.Matching(entries, "pam_keyinit_go(")
 					if m.module == harness.CModule(t) || tc.logged == nil {
-						if len(ours) != 0 {
-							t.Errorf("the module logged %q; want nothing (the Go core ran)", faultTexts(ours))
+						// The Go core ran: without force it says it replaced
+						// the caller's keyring, with force nothing.
+						if len(ours) != 0 && (m.options != "revoke" || len(ours) != 1 ||
+							!strings.Contains(ours[0].Text, m.tag+": replacing session keyring ")) {
+							t.Errorf("the module logged %q; want nothing, or without force the one line "+
+								"that the caller's keyring was replaced", faultTexts(ours))
 						}
 						return
 					}
