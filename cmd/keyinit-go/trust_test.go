@@ -59,10 +59,12 @@ func TestTrustAgreesWithFront(t *testing.T) {
 			logs.Collect()
 			var tried tryReport
 			code := keyinitGoJSON(t, &tried, "try", "--conf-dir", svc.Dir, svc.Name, u.Name)
-			refusals := harness.Matching(logs.Collect(), "pam_keyinit_go(", "refusing to load the Go core")
+			refusals := harness.Matching(logs.Collect(), "pam_keyinit_go(", "is not trusted: ")
 			frontRefused := len(refusals) > 0
-			if frontRefused != (code != 0) || frontRefused != (tried.OpenError != "") {
-				t.Errorf("the front: exit %d, open error %q, refusals logged %v: they disagree", code, tried.OpenError, refusals)
+			// Refused or not, the session opens: the plain keyinit in C
+			// makes the keyring where the core is not trusted.
+			if code != 0 || tried.OpenError != "" {
+				t.Errorf("the front: exit %d, open error %q, refusals logged %v; want the session opened", code, tried.OpenError, refusals)
 			}
 
 			if frontRefused != refused || (goErr != nil) != refused || (len(untrusted) > 0) != refused {
