@@ -87,8 +87,9 @@ func (c Checker) moduleMissing(e Entry) []Finding {
 	if c.Exists(file) {
 		if core := filepath.Join(filepath.Dir(file), GoCore); filepath.Base(file) == GoModule && !c.Exists(core) {
 			return []Finding{{Pos: e.Pos, Severity: Error, Code: CodeModuleMissing,
-				Message: fmt.Sprintf("the Go core %s does not exist beside %s: every session the line should give a keyring gets none "+
-					"(the module logs \"cannot load the Go core\"); reinstall the package ('make install' places both files)", core, file)}}
+				Message: fmt.Sprintf("the Go core %s does not exist beside %s: every session the line gives a keyring gets the plain one "+
+					"the module makes in C without it, with a warning each time (\"the Go core ... cannot be opened\"); "+
+					"reinstall the package ('make install' places both files)", core, file)}}
 		}
 		return nil
 	}
@@ -119,8 +120,9 @@ func (c Checker) untrustedCore(e Entry) []Finding {
 		return nil
 	}
 	return []Finding{{Pos: e.Pos, Severity: Error, Code: CodeUntrusted,
-		Message: fmt.Sprintf("a root host refuses to load the Go core %s: %v; every session the line should give a keyring gets none "+
-			"(the module logs \"refusing to load the Go core\"): fix the owner and mode (as the package installs them) or reinstall the package", core, err)}}
+		Message: fmt.Sprintf("a root host refuses to load the Go core %s: %v; every session the line gives a keyring gets the plain one "+
+			"the module makes in C without it, with a warning each time (\"the Go core ... is not trusted\"): "+
+			"fix the owner and mode (as the package installs them) or reinstall the package", core, err)}}
 }
 
 // sharedHost: services whose host keeps or reuses its process need force and
