@@ -64,7 +64,7 @@ func TestSeccompProbeCoversTheModulesCalls(t *testing.T) {
 }
 
 // probedCalls are the calls seccomp_probe.c names: its steps' ("a, b or c")
-// and its tolerated calls' (CALL(name, ...)), and the calls it makes itself.
+// and its tolerated calls' (CALL(name, ...) or PLAIN(name, ...)), and the calls it makes itself.
 func probedCalls(t *testing.T) map[string]bool {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), "pam/front/seccomp_probe.c"))
@@ -79,7 +79,7 @@ func probedCalls(t *testing.T) map[string]bool {
 			}
 		}
 	}
-	for _, m := range regexp.MustCompile(`(?m)^\tCALL\(([a-z0-9_]+),`).FindAllStringSubmatch(string(src), -1) {
+	for _, m := range regexp.MustCompile(`(?m)^\t(?:CALL|PLAIN)\(([a-z0-9_]+),`).FindAllStringSubmatch(string(src), -1) {
 		names[m[1]] = true
 	}
 	if !names["clone3"] || !names["capget"] || !names["rt_sigreturn"] {

@@ -63,7 +63,10 @@
 #define CORE_NAME "pam_keyinit_go/core.so"
 
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t window_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The fork window: fork() in any thread waits while one holds it. Recursive,
+ * so that a thread that forks inside it (an NSS module that forks, a signal
+ * handler) goes on. */
+static pthread_mutex_t window_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static struct kig_core core;       /* resolved once; inherited by children */
 
 static void wait_for_window(void)
@@ -76,12 +79,24 @@ static void end_window(void)
 	pthread_mutex_unlock(&window_lock);
 }
 
+void kig_hold_forks(void)
+{
+	wait_for_window();
+}
+
+void kig_release_forks(void)
+{
+	end_window();
+}
+
 /* A child forked while another thread held a lock must not wait on it for
  * ever: that thread is absent in the child. */
 static void reset_locks(void)
 {
+	static const pthread_mutex_t window = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
 	pthread_mutex_init(&load_lock, NULL);
-	pthread_mutex_init(&window_lock, NULL);
+	window_lock = window;
 	if (core.forked != NULL)
 		core.forked();  /* Go may not run here if it runs in the parent */
 }

@@ -55,6 +55,12 @@ int kig_read_file(const char *path, char *buf, size_t size);
  * with (runtime_args.c). */
 char **kig_runtime_argv(int *argc);
 
+/* fork() in every other thread of the host waits between these two
+ * (core_load.c): no child is made while the caller is halfway through
+ * something the child would inherit half done. */
+void kig_hold_forks(void);
+void kig_release_forks(void);
+
 /* The target user of a hook that may make a keyring, resolved in C on
  * the host's stack with its signal mask: pam_get_user, then NSS. Only
  * while the handle has made no keyring, as in pam_keyinit.so. user.c */
