@@ -37,12 +37,18 @@ HARDEN_LDFLAGS := -Wl,-z,relro,-z,now,-z,noexecstack
 export CGO_CFLAGS  := $(HARDEN_CFLAGS)
 export CGO_LDFLAGS := $(HARDEN_LDFLAGS)
 
+# The architecture the build is for: GOARCH when given (a cross build:
+# "make GOARCH=arm64 CC=aarch64-linux-gnu-gcc"), else Go's own.
+TARGET_GOARCH := $(or $(GOARCH),$(shell GOARCH= $(GO) env GOARCH))
+
 # libpam loads modules from its own directory whatever PREFIX is, so the
-# module goes where the installed libpam looks: internal/pamdir, which the
-# command, the tests and the benchmark ask too. Override with SECUREDIR=...
-# (an RPM build passes %{_pam_moduledir}). PREFIX places the rest.
+# module goes where the target's libpam looks: internal/pamdir, which the
+# command, the tests and the benchmark ask too. Its helper runs on this
+# machine (so GOARCH is unset for it) and is told the target. Override with
+# SECUREDIR=... (an RPM build passes %{_pam_moduledir}). PREFIX places the
+# rest.
 ifndef SECUREDIR
-SECUREDIR := $(shell $(GO) run ./internal/pamdir/pam-module-dir)
+SECUREDIR := $(shell GOARCH= GOOS= $(GO) run ./internal/pamdir/pam-module-dir $(TARGET_GOARCH))
 endif
 
 # Debian packages the build, the tests and the demo use.
@@ -97,7 +103,10 @@ keyinit-go: $(TOOL) $(HELPER)
 $(TOOL): $(TOOL_SOURCES) build/keyinit-go.helper-path
 	CGO_ENABLED=1 $(GO) build -trimpath -buildmode=pie \
 		-ldflags "-s -w -X main.installedHelper=$(HELPER_PATH)" -o $@ ./cmd/keyinit-go
+# Every front is built after this: an empty SECUREDIR would build in a core
+# path of "/pam_keyinit_go/core.so".
 build/securedir: FORCE
+	$(if $(filter /%,$(SECUREDIR)),,$(error no PAM module directory for GOARCH=$(TARGET_GOARCH) (pam-module-dir said why above): pass SECUREDIR=/absolute/path))
 	@mkdir -p build
 	@echo '$(SECUREDIR)' | cmp -s - $@ || echo '$(SECUREDIR)' > $@
 build/keyinit-go.helper-path: FORCE

@@ -6,9 +6,11 @@ package pamdir
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // multiarch is Debian's multiarch triplet of each GOARCH.
@@ -22,8 +24,12 @@ var multiarch = map[string]string{
 // specific first: Debian's multiarch directories, then Fedora's and the
 // generic ones.
 func Candidates() []string {
+	return candidates(runtime.GOARCH)
+}
+
+func candidates(goarch string) []string {
 	var dirs []string
-	if t, ok := multiarch[runtime.GOARCH]; ok {
+	if t, ok := multiarch[goarch]; ok {
 		dirs = append(dirs, "/lib/"+t+"/security", "/usr/lib/"+t+"/security")
 	}
 	return append(dirs, "/lib64/security", "/usr/lib64/security", "/lib/security", "/usr/lib/security")
@@ -41,4 +47,26 @@ func ModuleDir() (string, error) {
 		}
 	}
 	return "", ErrNotFound
+}
+
+// ModuleDirFor is the module directory of a build for goarch on this
+// machine. For this machine's own architecture it is ModuleDir. For another
+// (a cross build) the target's modules are rarely installed here, so it is
+// this machine's directory in the target's terms: Debian's multiarch
+// directory of the target's triplet where this machine uses its own
+// triplet's, else the same directory (Fedora's /usr/lib64/security is the
+// same on every 64-bit architecture).
+func ModuleDirFor(goarch string) (string, error) {
+	native, err := ModuleDir()
+	if err != nil || goarch == runtime.GOARCH {
+		return native, err
+	}
+	target, ok := multiarch[goarch]
+	if !ok {
+		return "", fmt.Errorf("no Debian multiarch triplet is known for GOARCH=%s: pass SECUREDIR", goarch)
+	}
+	if own := multiarch[runtime.GOARCH]; own != "" && strings.Contains(native, "/"+own+"/") {
+		return strings.Replace(native, "/"+own+"/", "/"+target+"/", 1), nil
+	}
+	return native, nil
 }
