@@ -227,26 +227,8 @@ func runRace(t *testing.T, kinds []string, svc harness.Service, users map[string
 func TestRaceFirstLoad(t *testing.T) {
 	harness.RequireRoot(t)
 	logs := harness.Log(t)
-	users := map[string]harness.User{}
-	for _, kind := range raceKinds {
-		users[kind] = harness.TempUser(t)
-	}
-	// Services in a directory of their own (pam_start_confdir), with an
-	// empty "other": libpam then loads no other stack in each of the
-	// thousands of processes, and logs nothing in the main thread. A log
-	// line there ("no default config other") would be the host's own race
-	// in the clearenv kind: syslog(3) reads TZ with getenv, which crashes
-	// on the array clearenv frees meanwhile, with pam_keyinit.so too.
-	// A private copy of the module: a rebuild of build/ during the minute
-	// this test runs would fail hosts with PAM_MODULE_UNKNOWN.
-	module := harness.WorldReadableModule(t, harness.Module(t))
-	ours := harness.ConfDirService(t, "session required "+module+" force revoke\n")
-	theirs := harness.ConfDirService(t, "session required "+harness.CModule(t)+" force revoke\n")
-	for _, dir := range []string{ours.Dir, theirs.Dir} {
-		if err := os.WriteFile(filepath.Join(dir, "other"), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	users, ours := raceSetup(t, raceKinds)
+	theirs := raceService(t, harness.CModule(t))
 	logs.Collect()
 
 	start := time.Now()
@@ -315,6 +297,34 @@ func TestRaceFirstLoad(t *testing.T) {
 	}
 }
 
+// raceSetup makes a user for each kind, and the service of our module: a
+// private copy of it, since a rebuild of build/ during the minute a race
+// runs would fail hosts with PAM_MODULE_UNKNOWN.
+func raceSetup(t *testing.T, kinds []string) (map[string]harness.User, harness.Service) {
+	t.Helper()
+	users := map[string]harness.User{}
+	for _, kind := range kinds {
+		users[kind] = harness.TempUser(t)
+	}
+	return users, raceService(t, harness.WorldReadableModule(t, harness.Module(t)))
+}
+
+// raceService is a service with module's session line, in a directory of
+// its own (pam_start_confdir) with an empty "other": libpam then loads no
+// other stack in each of the thousands of processes, and logs nothing in
+// the main thread. A log line there ("no default config other") would be
+// the host's own race in the clearenv kind: syslog(3) reads TZ with getenv,
+// which crashes on the array clearenv frees meanwhile, with pam_keyinit.so
+// too.
+func raceService(t *testing.T, module string) harness.Service {
+	t.Helper()
+	svc := harness.ConfDirService(t, "session required "+module+" force revoke\n")
+	if err := os.WriteFile(filepath.Join(svc.Dir, "other"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
 // checkRace asserts what every kind must give with our module.
 func checkRace(t *testing.T, r *raceTally) {
 	t.Helper()
@@ -360,17 +370,7 @@ func checkRace(t *testing.T, r *raceTally) {
 func TestRaceSIGPROFDuringFirstLoad(t *testing.T) {
 	harness.RequireRoot(t)
 	logs := harness.Log(t)
-	users := map[string]harness.User{}
-	for _, kind := range sigprofKinds {
-		users[kind] = harness.TempUser(t)
-	}
-	// As in TestRaceFirstLoad: services of their own, an empty "other",
-	// a private copy of the module.
-	module := harness.WorldReadableModule(t, harness.Module(t))
-	ours := harness.ConfDirService(t, "session required "+module+" force revoke\n")
-	if err := os.WriteFile(filepath.Join(ours.Dir, "other"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	users, ours := raceSetup(t, sigprofKinds)
 	logs.Collect()
 	got := runRace(t, sigprofKinds, ours, users)
 	entries := logs.Collect()

@@ -76,17 +76,18 @@ func goEnv(t *testing.T, toolchain, name string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func checkForcegcperiod(t *testing.T, runtimeDir string) {
+// goSource is one Go file of the runtime, by its base name.
+type goSource struct{ name, src string }
+
+// runtimeSources are the runtime's Go files in runtimeDir, tests left out,
+// in name order.
+func runtimeSources(t *testing.T, runtimeDir string) []goSource {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(runtimeDir, "*.go"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no runtime sources in %s: %v", runtimeDir, err)
 	}
-	decl := regexp.MustCompile(`(?m)^var forcegcperiod int64 = 2 \* 60 \* 1e9$`)
-	sleep := regexp.MustCompile(`(?s)func sysmon\(\) \{.*?sleep := forcegcperiod / 2\n.*?notetsleep\(&sched\.sysmonnote, sleep\)`)
-	trigger := regexp.MustCompile(`t\.now-lastgc > forcegcperiod`)
-	var decls, sleeps, triggers, uses int
-	var where []string
+	var out []goSource
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
 			continue
@@ -95,7 +96,20 @@ func checkForcegcperiod(t *testing.T, runtimeDir string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		src := string(b)
+		out = append(out, goSource{filepath.Base(f), string(b)})
+	}
+	return out
+}
+
+func checkForcegcperiod(t *testing.T, runtimeDir string) {
+	t.Helper()
+	decl := regexp.MustCompile(`(?m)^var forcegcperiod int64 = 2 \* 60 \* 1e9$`)
+	sleep := regexp.MustCompile(`(?s)func sysmon\(\) \{.*?sleep := forcegcperiod / 2\n.*?notetsleep\(&sched\.sysmonnote, sleep\)`)
+	trigger := regexp.MustCompile(`t\.now-lastgc > forcegcperiod`)
+	var decls, sleeps, triggers, uses int
+	var where []string
+	for _, f := range runtimeSources(t, runtimeDir) {
+		src := f.src
 		n := 0
 		for _, l := range strings.Split(src, "\n") {
 			code, _, _ := strings.Cut(l, "//") // comments are no use
@@ -105,7 +119,7 @@ func checkForcegcperiod(t *testing.T, runtimeDir string) {
 			continue
 		}
 		uses += n
-		where = append(where, filepath.Base(f))
+		where = append(where, f.name)
 		decls += len(decl.FindAllString(src, -1))
 		sleeps += len(sleep.FindAllString(src, -1))
 		triggers += len(trigger.FindAllString(src, -1))
@@ -195,23 +209,12 @@ func checkSignalTable(t *testing.T, runtimeDir string) {
 	// blockableSig: minitSignalMask (every thread, as it starts, and a C
 	// thread at its first call) and os/signal's ensureSigM (not in the
 	// core).
-	files, err := filepath.Glob(filepath.Join(runtimeDir, "*.go"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no runtime sources in %s: %v", runtimeDir, err)
-	}
 	tableLine := regexp.MustCompile(`^\s*(/\*[^*]*\*/\s*)?(_SIG\w+:\s*)?\{.*\},`)
 	var readers, callers []string
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for n, l := range strings.Split(string(b), "\n") {
+	for _, f := range runtimeSources(t, runtimeDir) {
+		for n, l := range strings.Split(f.src, "\n") {
 			code, _, _ := strings.Cut(l, "//")
-			where := fmt.Sprintf("%s:%d", filepath.Base(f), n+1)
+			where := fmt.Sprintf("%s:%d", f.name, n+1)
 			if strings.Contains(code, "_SigUnblock") && !tableLine.MatchString(code) && strings.TrimSpace(code) != "_SigUnblock" {
 				readers = append(readers, where)
 			}
