@@ -75,8 +75,8 @@ $(MODULE): $(FRONT_SOURCES) build/securedir
 
 # go_core OUTPUT [TAGS]: the Go core, exporting only its C entry points.
 # -E: its .init_array entry is pam/rt0's, which leaves starting the runtime
-# to the front. --wrap: the runtime's calls of sigaction and pthread_create
-# go through pam/runtime_guard.c.
+# to the front. --wrap: the runtime's calls of sigaction go through
+# pam/runtime_guard.c.
 # -buildid= and --build-id=sha1: the version script's path is absolute
 # (the external linker runs in go's temporary directory), and Go would
 # hash these flags, path and all, into the core's Go build ID and derive
@@ -86,7 +86,7 @@ $(MODULE): $(FRONT_SOURCES) build/securedir
 # time make asks: with a build ID it would keep a core.so it thinks up to
 # date after a change of pam/core.map alone, a file go does not know.
 # -checklinkname=0: pam/sysmon_sleep.go sets runtime.forcegcperiod.
-CORE_LDFLAGS := -Wl,--wrap=sigaction -Wl,--wrap=pthread_create
+CORE_LDFLAGS := -Wl,--wrap=sigaction
 define go_core
 	@mkdir -p $(dir $(1))
 	CGO_ENABLED=1 $(GO) build $(if $(2),-tags $(2)) -buildmode=c-shared -trimpath \

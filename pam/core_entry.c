@@ -17,6 +17,9 @@
  *   - Whether this process may run Go at all is known here: the runtime
  *     records the process it started in (a pid and a page that the kernel
  *     zeroes in every child).
+ * The runtime starts here too (kig_core_start), after one edit of its
+ * signal table that leaves its threads blocking every signal, as the front
+ * starts it (runtime_guard.c).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -101,10 +104,12 @@ int kig_core_abi(void)
 
 /* pam/rt0: the runtime's entry, which the link puts in .init_array instead
  * of the runtime's own, is recognised by its first instruction (48 b8 and
- * this immediate) and started with this value as its third argument. */
+ * this immediate) and started with this value as its third argument. With
+ * RT0_SIGTABLE instead, it returns the address of runtime.sigtable. */
 #define RT0_MAGIC 0x2131746f72676b69ULL
+#define RT0_SIGTABLE 0x2132746f72676b69ULL
 
-typedef void (*rt0_entry)(long argc, char **argv, unsigned long long magic);
+typedef void *(*rt0_entry)(long argc, char **argv, unsigned long long magic);
 
 struct rt0_search {
 	const void *base;    /* this object's load address */
@@ -141,6 +146,9 @@ static int find_rt0(struct dl_phdr_info *info, size_t size, void *data)
 	return 1;
 }
 
+/* Starts the runtime from the calling thread, whose mask its threads keep
+ * (every signal blocked: front/core_load.c), once its sigtable no longer
+ * tells them to unblock some. */
 int kig_core_start(int argc, char **argv)
 {
 	struct rt0_search s = { NULL, NULL };
@@ -155,6 +163,7 @@ int kig_core_start(int argc, char **argv)
 	loader_pid = getpid();
 	if (wipe_page != NULL)
 		*wipe_page = STARTED_TOKEN;
+	kig_keep_signals_blocked(s.entry(0, NULL, RT0_SIGTABLE));
 	s.entry(argc, argv, RT0_MAGIC);
 	return 1;
 }
@@ -244,7 +253,6 @@ void kig_core_wait_started(void)
 	enter_go(&c);
 	kig_go_ready();
 	leave_go(&c);
-	kig_block_runtime_threads();
 	for (i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++) {
 		struct sigaction now;
 
@@ -262,6 +270,5 @@ int kig_core_init(const struct kig_call *call, int hook, int argc, const char **
 	enter_go(&c);
 	rc = kig_go_init((struct kig_call *)call, hook, argc, (char **)argv, st);
 	leave_go(&c);
-	kig_block_runtime_threads();  /* a thread the runtime made meanwhile */
 	return rc;
 }

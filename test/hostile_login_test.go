@@ -410,7 +410,8 @@ func TestHostileLimitsLoginLimitsConf(t *testing.T) {
 // "SIGSEGV: segmentation violation" and a goroutine dump to the caller's
 // terminal and ended su (by SIGQUIT): the command's DONE never came from a
 // live su, the session never closed and the keyring stayed valid. (Checked
-// with a copy of the tree whose kig_block_runtime_threads returns at once.)
+// with a copy of the tree that does not clear the runtime's _SigUnblock
+// flags: the mutant sigtable-keeps-unblock, test/mutate/mutants.txt.)
 func TestCallerFaultSignalsToSu(t *testing.T) {
 	su := newSetuidSu(t)
 	const faults = 1<<(syscall.SIGSEGV-1) | 1<<(syscall.SIGBUS-1) | 1<<(syscall.SIGFPE-1)

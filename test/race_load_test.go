@@ -19,17 +19,22 @@ import (
 )
 
 // These tests run build/test/racehost (test/hosts/racehost.c): a host whose
-// helper threads read and edit the environment, fork and exec, or fork and
-// run PAM, in a tight loop while its main thread opens the first session of
-// the process, which loads the Go core and starts its runtime. Each
-// iteration is a new process, since the first load happens once per
-// process.
+// helper threads read and edit the environment, fork and exec, fork and run
+// PAM, or set SIGPROF handlers and profile, in a tight loop while its main
+// thread opens the first session of the process, which loads the Go core
+// and starts its runtime. Each iteration is a new process, since the first
+// load happens once per process. In every kind, once the open has
+// returned, every thread that is not the host's (the runtime's) must block
+// every signal but glibc's 32 and 33.
 
 // raceIterations is the number of host processes per race kind.
 const raceIterations = 200
 
 // raceKinds are what the helper threads do (racehost.c says how).
 var raceKinds = []string{"getenv", "setenv", "clearenv", "forkexec", "forkpam"}
+
+// sigprofKinds are the kinds of TestRaceSIGPROFDuringFirstLoad.
+var sigprofKinds = []string{"sigprof-flip", "sigprof-timer"}
 
 // raceEnv is the whole environment each host starts with: Go settings a
 // runtime that read the host's environment would act on (and print with),
@@ -45,7 +50,7 @@ var raceEnv = []string{
 var raceKeys = map[string]bool{
 	"kind": true, "start": true, "open": true, "session keyring": true, "close": true, "end": true,
 	"open ms": true, "loops": true, "loops in open": true, "mismatches": true, "first mismatch": true,
-	"children": true, "children forked at the core": true, "child open 0": true, "child open 14": true,
+	"runtime threads": true, "sigprof ticks": true, "children": true, "children forked at the core": true, "child open 0": true, "child open 14": true,
 	"child other": true, "child signal": true, "child timeout": true, "first child problem": true, "done": true,
 }
 
@@ -56,6 +61,8 @@ type raceTally struct {
 	openOK, mismatches               int
 	withLoopsInOpen                  int
 	loops, loopsInOpen               int
+	runtimeThreads, withoutRuntime   int // threads not the host's after the open; hosts with none
+	sigprofTicks                     int
 	children, forkedAtCore           int
 	child0, child14                  int
 	childOther, childSignal, childTO int
@@ -82,10 +89,11 @@ func (r *raceTally) medianOpenMs() float64 {
 func (r *raceTally) String() string {
 	return fmt.Sprintf("%s: %d hosts in %v (median open %.1f ms): %d host problems, %d opens 0, %d mismatches; "+
 		"helper loops %d, %d of them while the main thread was in open, in %d of the hosts; "+
+		"runtime threads %d (hosts with none: %d); SIGPROF handled %d times; "+
 		"children %d (%d forked as the core was mapped): open 0 %d, open 14 %d, other %d, signal %d, hung %d",
 		r.kind, r.iterations, r.elapsed.Round(time.Millisecond), r.medianOpenMs(), r.hostProblems, r.openOK, r.mismatches,
-		r.loops, r.loopsInOpen, r.withLoopsInOpen, r.children, r.forkedAtCore, r.child0, r.child14, r.childOther,
-		r.childSignal, r.childTO)
+		r.loops, r.loopsInOpen, r.withLoopsInOpen, r.runtimeThreads, r.withoutRuntime, r.sigprofTicks,
+		r.children, r.forkedAtCore, r.child0, r.child14, r.childOther, r.childSignal, r.childTO)
 }
 
 // runRaceHost runs one host and adds what it says to r; userKeyring is what
@@ -154,6 +162,12 @@ func runRaceHost(r *raceTally, i int, racehost string, svc harness.Service, u ha
 		r.loopsInOpen += n
 		r.withLoopsInOpen++
 	}
+	if n := num("runtime threads"); n > 0 {
+		r.runtimeThreads += n
+	} else {
+		r.withoutRuntime++
+	}
+	r.sigprofTicks += num("sigprof ticks")
 	r.children += num("children")
 	r.forkedAtCore += num("children forked at the core")
 	r.child0 += num("child open 0")
@@ -172,12 +186,12 @@ func runRaceHost(r *raceTally, i int, racehost string, svc harness.Service, u ha
 
 // runRace runs raceIterations hosts of each kind against service, the kinds
 // side by side (each with its own user, so that no kind's keyrings count
-// against another's key quota), and returns the tallies in raceKinds order.
-func runRace(t *testing.T, svc harness.Service, users map[string]harness.User) []*raceTally {
+// against another's key quota), and returns the tallies in kinds' order.
+func runRace(t *testing.T, kinds []string, svc harness.Service, users map[string]harness.User) []*raceTally {
 	racehost := harness.Built(t, "test/racehost")
-	out := make([]*raceTally, len(raceKinds))
+	out := make([]*raceTally, len(kinds))
 	var wg sync.WaitGroup
-	for k, kind := range raceKinds {
+	for k, kind := range kinds {
 		r := &raceTally{kind: kind}
 		out[k] = r
 		u := users[kind]
@@ -213,30 +227,12 @@ func runRace(t *testing.T, svc harness.Service, users map[string]harness.User) [
 func TestRaceFirstLoad(t *testing.T) {
 	harness.RequireRoot(t)
 	logs := harness.Log(t)
-	users := map[string]harness.User{}
-	for _, kind := range raceKinds {
-		users[kind] = harness.TempUser(t)
-	}
-	// Services in a directory of their own (pam_start_confdir), with an
-	// empty "other": libpam then loads no other stack in each of the
-	// thousands of processes, and logs nothing in the main thread. A log
-	// line there ("no default config other") would be the host's own race
-	// in the clearenv kind: syslog(3) reads TZ with getenv, which crashes
-	// on the array clearenv frees meanwhile, with pam_keyinit.so too.
-	// A private copy of the module: a rebuild of build/ during the minute
-	// this test runs would fail hosts with PAM_MODULE_UNKNOWN.
-	module := harness.WorldReadableModule(t, harness.Module(t))
-	ours := harness.ConfDirService(t, "session required "+module+" force revoke\n")
-	theirs := harness.ConfDirService(t, "session required "+harness.CModule(t)+" force revoke\n")
-	for _, dir := range []string{ours.Dir, theirs.Dir} {
-		if err := os.WriteFile(filepath.Join(dir, "other"), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	users, ours := raceSetup(t, raceKinds)
+	theirs := raceService(t, harness.CModule(t))
 	logs.Collect()
 
 	start := time.Now()
-	got := runRace(t, ours, users)
+	got := runRace(t, raceKinds, ours, users)
 	oursTook := time.Since(start)
 	entries := logs.Collect()
 
@@ -248,7 +244,7 @@ func TestRaceFirstLoad(t *testing.T) {
 	// /proc/self/environ, a forked child's open gives it a keyring that is
 	// not the user's _ses); and a child forked while its getpwnam holds
 	// glibc's NSS module lock hangs in its own getpwnam.
-	ref := runRace(t, theirs, users)
+	ref := runRace(t, raceKinds, theirs, users)
 	refTook := time.Since(start)
 	logs.Collect()
 
@@ -263,25 +259,7 @@ func TestRaceFirstLoad(t *testing.T) {
 
 	for _, r := range got {
 		t.Run(r.kind, func(t *testing.T) {
-			t.Log(r)
-			for _, p := range r.problems {
-				t.Errorf("%s", p)
-			}
-			if r.iterations != raceIterations || r.hostProblems != 0 || r.mismatches != 0 ||
-				r.childOther+r.childSignal+r.childTO != 0 {
-				t.Errorf("over %d hosts: %d host problems, %d mismatches, children: %d other ends, %d signals, %d hung; want none",
-					r.iterations, r.hostProblems, r.mismatches, r.childOther, r.childSignal, r.childTO)
-			}
-			if r.openOK != raceIterations {
-				t.Errorf("the main thread's open gave the user's _ses in %d of %d hosts; want all", r.openOK, raceIterations)
-			}
-			// The race must have been run: helpers worked while the
-			// main thread was in open, in many hosts (not always: a
-			// loop may outlast a fast open).
-			if r.withLoopsInOpen < raceIterations/4 {
-				t.Errorf("helpers worked during the main thread's open in only %d of %d hosts: the race was not run",
-					r.withLoopsInOpen, raceIterations)
-			}
+			checkRace(t, r)
 			if r.kind == "forkpam" {
 				if r.child0 == 0 {
 					t.Errorf("no forked child opened with 0: a child forked before the parent's runtime started must start its own")
@@ -316,5 +294,97 @@ func TestRaceFirstLoad(t *testing.T) {
 	}
 	if otherErrs != 0 {
 		t.Errorf("%d other error lines logged by the module", otherErrs)
+	}
+}
+
+// raceSetup makes a user for each kind, and the service of our module: a
+// private copy of it, since a rebuild of build/ during the minute a race
+// runs would fail hosts with PAM_MODULE_UNKNOWN.
+func raceSetup(t *testing.T, kinds []string) (map[string]harness.User, harness.Service) {
+	t.Helper()
+	users := map[string]harness.User{}
+	for _, kind := range kinds {
+		users[kind] = harness.TempUser(t)
+	}
+	return users, raceService(t, harness.WorldReadableModule(t, harness.Module(t)))
+}
+
+// raceService is a service with module's session line, in a directory of
+// its own (pam_start_confdir) with an empty "other": libpam then loads no
+// other stack in each of the thousands of processes, and logs nothing in
+// the main thread. A log line there ("no default config other") would be
+// the host's own race in the clearenv kind: syslog(3) reads TZ with getenv,
+// which crashes on the array clearenv frees meanwhile, with pam_keyinit.so
+// too.
+func raceService(t *testing.T, module string) harness.Service {
+	t.Helper()
+	svc := harness.ConfDirService(t, "session required "+module+" force revoke\n")
+	if err := os.WriteFile(filepath.Join(svc.Dir, "other"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// checkRace asserts what every kind must give with our module.
+func checkRace(t *testing.T, r *raceTally) {
+	t.Helper()
+	t.Log(r)
+	for _, p := range r.problems {
+		t.Errorf("%s", p)
+	}
+	if r.iterations != raceIterations || r.hostProblems != 0 || r.mismatches != 0 ||
+		r.childOther+r.childSignal+r.childTO != 0 {
+		t.Errorf("over %d hosts: %d host problems, %d mismatches, children: %d other ends, %d signals, %d hung; want none",
+			r.iterations, r.hostProblems, r.mismatches, r.childOther, r.childSignal, r.childTO)
+	}
+	if r.openOK != raceIterations {
+		t.Errorf("the main thread's open gave the user's _ses in %d of %d hosts; want all", r.openOK, raceIterations)
+	}
+	// The runtime's threads were there to check (racehost checks their
+	// masks).
+	if r.withoutRuntime != 0 {
+		t.Errorf("%d of %d hosts had no thread but their own after the open: the runtime's threads' masks were not checked",
+			r.withoutRuntime, r.iterations)
+	}
+	// The race must have been run: helpers worked while the main thread
+	// was in open, in many hosts (not always: a loop may outlast a fast
+	// open).
+	if r.withLoopsInOpen < raceIterations/4 {
+		t.Errorf("helpers worked during the main thread's open in only %d of %d hosts: the race was not run",
+			r.withLoopsInOpen, raceIterations)
+	}
+}
+
+// TestRaceSIGPROFDuringFirstLoad: while the main thread opens the first
+// session of a process, which starts the Go runtime, another thread of the
+// host sets SIGPROF handlers of its own (sigprof-flip), or profiles the
+// process in bursts with ITIMER_PROF, putting SIG_DFL back after each
+// (sigprof-timer). The host's SIGPROF disposition is at every moment the
+// one it set last, the host lives (SIGPROF's default would end it) and its
+// handler runs; the runtime's threads block every signal but glibc's 32
+// and 33 from the start, with nothing sent to them and no disposition
+// touched. (The runtime's threads were once made to block signals by a
+// SIGPROF handler the module installed for a moment over the host's: a
+// handler the host set meanwhile was lost, and a host that profiled got
+// SIG_DFL back and died of "Profiling timer expired".)
+func TestRaceSIGPROFDuringFirstLoad(t *testing.T) {
+	harness.RequireRoot(t)
+	logs := harness.Log(t)
+	users, ours := raceSetup(t, sigprofKinds)
+	logs.Collect()
+	got := runRace(t, sigprofKinds, ours, users)
+	entries := logs.Collect()
+	for _, r := range got {
+		t.Run(r.kind, func(t *testing.T) {
+			checkRace(t, r)
+			if r.kind == "sigprof-timer" && r.sigprofTicks < raceIterations {
+				t.Errorf("the hosts' SIGPROF handlers ran %d times in %d hosts; want at least once in each", r.sigprofTicks, r.iterations)
+			}
+		})
+	}
+	for _, e := range harness.Matching(entries, "pam_keyinit_go(") {
+		if e.Severity() <= logErr {
+			t.Errorf("logged: %q", e.Text)
+		}
 	}
 }

@@ -18,10 +18,10 @@
  *   - It starts with an argv, environment and auxiliary vector of the
  *     front's (runtime_args.c): it never sees the caller's Go settings, and
  *     the host's environment and AT_RANDOM bytes are never touched.
- *   - Signals: the runtime's threads inherit the loading thread's mask, in
- *     which every asynchronous signal is blocked, and the core then makes
- *     them block every signal and keeps the runtime from changing the
- *     host's dispositions (pam/runtime_guard.c).
+ *   - Signals: the runtime starts from a thread that blocks every signal,
+ *     and its threads keep that mask (the core clears the runtime's
+ *     wish to unblock some); the core also keeps the runtime from changing
+ *     the host's dispositions (pam/runtime_guard.c).
  *   - Limits: the runtime's syscall package raises the soft limit on open
  *     files to the hard one as it starts; the host's is put back.
  *   - Threads: the loading thread is held to the CPU it runs on, and made
@@ -254,7 +254,7 @@ static int start(void)
 	char **argv;
 	int argc, ok, kept = getrlimit(RLIMIT_NOFILE, &files) == 0;
 
-	kig_block_async_signals(&mask);
+	kig_block_every_signal(&mask);
 	hold_to_one_batch_cpu(&held);
 	argv = kig_runtime_argv(&argc);
 	ok = core.start(argc, argv);

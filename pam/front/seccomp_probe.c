@@ -174,8 +174,8 @@ static void probe_handler(int sig)
 	(void)sig;
 }
 
-/* A signal handled, and its return (rt_sigreturn): the front's own handler
- * in the runtime's threads (pam/runtime_guard.c) and the runtime's. */
+/* A signal handled, and its return (rt_sigreturn): the runtime's handlers
+ * (a fault in Go code becomes a panic). */
 static long try_sigreturn(struct probe_page *p)
 {
 	struct sigaction sa;

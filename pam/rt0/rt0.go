@@ -10,5 +10,8 @@
 // (../core_entry.c) with the front's own argv, environment and auxiliary
 // vector, it enters the runtime's library entry with them. The runtime then
 // never reads nor writes the host's, and it starts only once the front has
-// checked that it can run to the end (../front/preflight.c).
+// checked that it can run to the end (../front/preflight.c). Before that,
+// kig_core_start asks it, with another value, for the address of the
+// runtime's signal table, which it edits so that the runtime's threads
+// keep every signal blocked (../runtime_guard.c).
 package rt0

@@ -218,27 +218,6 @@ static void show_cpus(const char *when)
 	printf("%s sched policy: %d\n", when, sched_getscheduler(0));
 }
 
-/* Whether thread tid blocks every signal it can: all but SIGKILL and
- * SIGSTOP, which no thread can, and glibc's two internal ones (32, 33),
- * which glibc never blocks (set*id would wait for ever on such a thread). */
-static int blocks_every_signal(pid_t tid)
-{
-	const unsigned long long unblockable = (1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)) |
-					       (1ULL << 31) | (1ULL << 32);
-	char path[64], line[256];
-	unsigned long long blk = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
-	f = fopen(path, "r");
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "SigBlk:\t", 8) == 0)
-			blk = strtoull(line + 8, NULL, 16);
-	if (f != NULL)
-		fclose(f);
-	return (blk | unblockable) == ~0ULL;
-}
-
 /* How many of the other threads (the runtime's) are SCHED_BATCH and held
  * to one CPU, of how many: "N of M"; and the signals each blocks. */
 static void show_other_threads(void)
@@ -250,6 +229,7 @@ static void show_other_threads(void)
 
 	while (d != NULL && (de = readdir(d)) != NULL) {
 		pid_t tid = (pid_t)atoi(de->d_name);
+		unsigned long long blk;
 		cpu_set_t set;
 
 		if (de->d_name[0] == '.' || tid == self)
@@ -258,7 +238,7 @@ static void show_other_threads(void)
 		if (sched_getscheduler(tid) == SCHED_BATCH && sched_getaffinity(tid, sizeof(set), &set) == 0 &&
 		    CPU_COUNT(&set) == 1)
 			batch_one_cpu++;
-		blocking += blocks_every_signal(tid);
+		blocking += blocks_every_signal(tid, &blk);
 	}
 	if (d != NULL)
 		closedir(d);

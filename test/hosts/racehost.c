@@ -36,6 +36,25 @@
  *             transaction of their own on a new handle and _exit with a code
  *             that encodes the results (pam_child); each is waited for at
  *             most RACEHOST_CHILD_DEADLINE seconds (10), then killed.
+ *   sigprof-flip
+ *             1 thread sets SIGPROF's handler, to one and then the other of
+ *             two of its own, and checks before each change that the one it
+ *             set last is still in place; at the end the main thread checks
+ *             it too. No SIGPROF is sent.
+ *   sigprof-timer
+ *             1 thread profiles the process as a profiler would, in short
+ *             bursts: it sets a SIGPROF handler of its own and arms
+ *             ITIMER_PROF (every 1 ms of the process's CPU time), burns
+ *             1 ms of CPU, then disarms the timer, lets any SIGPROF still
+ *             pending arrive and puts SIG_DFL back; each time it first checks
+ *             that the handler it set last is still in place. SIGPROF's
+ *             default ends the process ("Profiling timer expired"), so a
+ *             SIG_DFL put back over its handler while the timer runs kills
+ *             the host. Its handler must have run by the end.
+ *
+ * In every kind, as soon as pam_open_session returns, the main thread
+ * checks that every thread that is not the host's (the runtime's) blocks
+ * every signal but glibc's 32 and 33 (/proc/self/task/TID/status, SigBlk).
  *
  * At the end the main thread checks its environment, the block after argv,
  * AT_RANDOM and SigIgn once more, and prints "name: value" lines, all at
@@ -46,6 +65,8 @@
  *   loops, loops in open         helper loops, and those that began while
  *                                the main thread was in pam_open_session
  *   mismatches, first mismatch   what a helper or the end found wrong
+ *   runtime threads              threads not the host's after the open
+ *   sigprof ticks                times the host's SIGPROF handlers ran
  *   children                     children forked (forkexec, forkpam)
  *   children forked at the core  forkpam: forked as the core was seen mapped
  *   child open 0, child open 14  forkpam: children that ended well, opening
@@ -70,11 +91,13 @@
 #include <unistd.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <security/pam_appl.h>
 
 #include "keyquota.h"
 #include "host_pam.h"
+#include "threads.h"
 
 #define MAX_ENV 256
 
@@ -111,6 +134,11 @@ static long children, child_open0, child_open14, child_other, child_signal, chil
 static char first_child_problem[512] = "none";
 
 static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;  /* clearenv kind */
+
+#define MAX_HOST_THREADS 8
+static pid_t host_tids[MAX_HOST_THREADS];  /* the main thread's and the helpers' */
+static int host_tid_n;                     /* atomic */
+static long runtime_threads = -1;          /* threads not the host's after the open */
 
 static struct pam_conv conv = { no_conversation, NULL };
 
@@ -690,11 +718,171 @@ static void *forkpam_thread(void *unused)
 	return NULL;
 }
 
+/* --- sigprof ------------------------------------------------------------ */
+
+static long sigprof_ticks;             /* atomic */
+static void (*last_prof)(int) = SIG_DFL;  /* what the host set last */
+
+static void prof_a(int sig)
+{
+	(void)sig;
+	__atomic_add_fetch(&sigprof_ticks, 1, __ATOMIC_RELAXED);
+}
+
+static void prof_b(int sig)
+{
+	(void)sig;
+	__atomic_add_fetch(&sigprof_ticks, 1, __ATOMIC_RELAXED);
+}
+
+/* "where: ..." unless SIGPROF's handler is the one the host set last. */
+static void prof_is_hosts(const char *where)
+{
+	struct sigaction now;
+
+	if (sigaction(SIGPROF, NULL, &now) != 0)
+		mismatch("%s: sigaction(SIGPROF): %s", where, strerror(errno));
+	else if (now.sa_handler != last_prof)
+		mismatch("%s: SIGPROF's handler is %p; the host set %p (%s)", where, (void *)now.sa_handler,
+			 (void *)last_prof, last_prof == SIG_DFL ? "SIG_DFL" : "a handler of its own");
+}
+
+/* Sets SIGPROF's handler, once the one set last is checked. */
+static void set_prof(void (*handler)(int), const char *where)
+{
+	struct sigaction sa;
+
+	prof_is_hosts(where);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGPROF, &sa, NULL) != 0)
+		mismatch("%s: sigaction(SIGPROF): %s", where, strerror(errno));
+	last_prof = handler;
+}
+
+static void *sigprof_flip_thread(void *unused)
+{
+	long i = 0;
+
+	(void)unused;
+	while (!stop) {
+		set_prof(i % 2 == 0 ? prof_a : prof_b, "sigprof-flip thread");
+		count_loop();
+		if (i++ == 0)
+			say_ready();
+	}
+	return NULL;
+}
+
+static void prof_timer(long usec)
+{
+	struct itimerval it = { { 0, usec }, { 0, usec } };
+
+	if (setitimer(ITIMER_PROF, &it, NULL) != 0)
+		mismatch("setitimer(ITIMER_PROF): %s", strerror(errno));
+}
+
+/* A burst of profiling: handler, timer, seconds of CPU (or until the
+ * handler has run, if until_tick), no timer, no SIGPROF pending, SIG_DFL. */
+static void profile(void (*handler)(int), double seconds, int until_tick)
+{
+	sigset_t prof, pending;
+	long ticks = __atomic_load_n(&sigprof_ticks, __ATOMIC_RELAXED);
+	double end = now_s() + seconds;
+
+	set_prof(handler, "sigprof-timer thread, on");
+	prof_timer(1000);
+	while (now_s() < end && !(until_tick && __atomic_load_n(&sigprof_ticks, __ATOMIC_RELAXED) > ticks))
+		;
+	/* With SIGPROF blocked here, sigpending shows one the timer sent that
+	 * no thread took yet; unblocked, it arrives here. */
+	sigemptyset(&prof);
+	sigaddset(&prof, SIGPROF);
+	pthread_sigmask(SIG_BLOCK, &prof, NULL);
+	prof_timer(0);
+	while (sigpending(&pending) == 0 && sigismember(&pending, SIGPROF) == 1) {
+		pthread_sigmask(SIG_UNBLOCK, &prof, NULL);
+		pthread_sigmask(SIG_BLOCK, &prof, NULL);
+	}
+	set_prof(SIG_DFL, "sigprof-timer thread, off");
+	pthread_sigmask(SIG_UNBLOCK, &prof, NULL);
+}
+
+static void *sigprof_timer_thread(void *unused)
+{
+	long i = 0;
+
+	(void)unused;
+	while (!stop) {
+		profile(i % 2 == 0 ? prof_a : prof_b, 0.001, 0);
+		count_loop();
+		if (i++ == 0)
+			say_ready();
+	}
+	/* The handler must have run: profile until it has (2 s at most). */
+	if (__atomic_load_n(&sigprof_ticks, __ATOMIC_RELAXED) == 0)
+		profile(prof_a, 2, 1);
+	if (__atomic_load_n(&sigprof_ticks, __ATOMIC_RELAXED) == 0)
+		mismatch("sigprof-timer thread: the host's SIGPROF handler never ran");
+	return NULL;
+}
+
+/* --- the runtime's threads ---------------------------------------------- */
+
+static void note_host_thread(void)
+{
+	int i = __atomic_fetch_add(&host_tid_n, 1, __ATOMIC_ACQ_REL);
+
+	if (i < MAX_HOST_THREADS)
+		host_tids[i] = (pid_t)syscall(SYS_gettid);
+}
+
+static int is_host_thread(pid_t tid)
+{
+	int i, n = __atomic_load_n(&host_tid_n, __ATOMIC_ACQUIRE);
+
+	for (i = 0; i < n && i < MAX_HOST_THREADS; i++)
+		if (host_tids[i] == tid)
+			return 1;
+	return 0;
+}
+
+/* Every thread of the process that is not the host's blocks every signal
+ * but glibc's 32 and 33: none of those sent to the process lands there. */
+static void check_runtime_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+
+	runtime_threads = 0;
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+		unsigned long long blk;
+
+		if (de->d_name[0] == '.' || is_host_thread(tid))
+			continue;
+		runtime_threads++;
+		if (!blocks_every_signal(tid, &blk))
+			mismatch("thread %d, not the host's, blocks %016llx; want %016llx (every signal but 32 and 33)",
+				 (int)tid, blk, EVERY_SIGNAL_BLOCKED);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
 /* --- main --------------------------------------------------------------- */
+
+static void *helper(void *fn)
+{
+	note_host_thread();
+	return ((void *(*)(void *))fn)(NULL);
+}
 
 static void start_helper(pthread_t *t, void *(*fn)(void *))
 {
-	if (pthread_create(t, NULL, fn, NULL) != 0) {
+	if (pthread_create(t, NULL, helper, (void *)fn) != 0) {
 		fprintf(stderr, "racehost: pthread_create failed\n");
 		exit(2);
 	}
@@ -714,7 +902,8 @@ int main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	if (argc != 6) {
-		fprintf(stderr, "usage: racehost getenv|setenv|clearenv|forkexec|forkpam CONFDIR SERVICE USER UID\n");
+		fprintf(stderr, "usage: racehost getenv|setenv|clearenv|forkexec|forkpam|sigprof-flip|sigprof-timer "
+			"CONFDIR SERVICE USER UID\n");
 		return 2;
 	}
 	if (getenv("RACEHOST_CHILD_DEADLINE") != NULL)
@@ -726,6 +915,7 @@ int main(int argc, char **argv)
 	snprintf(keyring_prefix, sizeof(keyring_prefix), "keyring;%s;", argv[5]);
 	snapshot(argv, argc);
 	wait_for_key_quota(strtoul(argv[5], NULL, 10));
+	note_host_thread();
 
 	if (strcmp(kind, "getenv") == 0) {
 		start_helper(&t[nthreads++], getenv_thread);
@@ -739,6 +929,10 @@ int main(int argc, char **argv)
 		start_helper(&t[nthreads++], forkexec_thread);
 	} else if (strcmp(kind, "forkpam") == 0) {
 		start_helper(&t[nthreads++], forkpam_thread);
+	} else if (strcmp(kind, "sigprof-flip") == 0) {
+		start_helper(&t[nthreads++], sigprof_flip_thread);
+	} else if (strcmp(kind, "sigprof-timer") == 0) {
+		start_helper(&t[nthreads++], sigprof_timer_thread);
 	} else {
 		fprintf(stderr, "racehost: unknown kind %s\n", kind);
 		return 2;
@@ -756,6 +950,7 @@ int main(int argc, char **argv)
 		open_s = now_s() - open_s;
 		in_open = 0;
 		opened = 1;
+		check_runtime_threads();
 		t0 = now_s();
 		while (strcmp(kind, "forkpam") == 0 && !forks_done && now_s() < t0 + child_deadline)
 			usleep(50);
@@ -778,6 +973,7 @@ int main(int argc, char **argv)
 		if (strcmp(now, sigign) != 0)
 			mismatch("main thread, at the end: SigIgn %s; it was %s", now, sigign);
 	}
+	prof_is_hosts("main thread, at the end");
 
 	printf("kind: %s\n", kind);
 	printf("start: %d\n", start_rc);
@@ -790,6 +986,8 @@ int main(int argc, char **argv)
 	printf("loops in open: %ld\n", loops_in_open);
 	printf("mismatches: %ld\n", mismatches);
 	printf("first mismatch: %s\n", first_mismatch);
+	printf("runtime threads: %ld\n", runtime_threads);
+	printf("sigprof ticks: %ld\n", sigprof_ticks);
 	printf("children: %ld\n", children);
 	printf("children forked at the core: %ld\n", forked_at_core);
 	printf("child open 0: %ld\n", child_open0);
