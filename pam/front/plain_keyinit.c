@@ -121,35 +121,35 @@ static long long owner(long key)
 	return uid;
 }
 
-static const char *hint(int err, uint32_t uid)
-{
-	static __thread char buf[160];
-
-	switch (err) {
-	case EDQUOT:
-		snprintf(buf, sizeof(buf), "the key quota of uid %u is full: raise kernel.keys.maxkeys / "
-			 "kernel.keys.maxbytes", uid);
-		return buf;
-	case EPERM:
-	case EACCES:
-		return "keyctl was denied, likely by a seccomp filter or a security module: allow "
-		       "keyctl(2) for this service";
-	default:
-		return "see keyctl(2)";
-	}
-}
-
 static int keyctl_failed(struct result *r, const char *what, uint32_t uid, int fail)
 {
 	int err = errno;
 
-	return say(r, fail, LOG_ERR, "Unable to %s for uid %u: %s; %s", what, uid, strerror(err), hint(err, uid));
+	if (err == EDQUOT)
+		return say(r, fail, LOG_ERR, "Unable to %s for uid %u: %s; the key quota of uid %u is full: raise "
+			   "kernel.keys.maxkeys / kernel.keys.maxbytes", what, uid, strerror(err), uid);
+	return say(r, fail, LOG_ERR, "Unable to %s for uid %u: %s; %s", what, uid, strerror(err),
+		   err == EPERM || err == EACCES ? "keyctl was denied, likely by a seccomp filter or a security "
+						   "module: allow keyctl(2) for this service"
+						 : "see keyctl(2)");
 }
 
 static int no_keyrings(struct result *r)
 {
 	return say(r, PAM_SUCCESS, LOG_WARNING, "the kernel has no keyring support here (keyctl: ENOSYS): "
 		   "session continues without a session keyring");
+}
+
+/* A user name as the log line shows it: at most 64 bytes, with what could
+ * forge or break the line (control bytes, quotes, backslashes, bytes past
+ * ASCII) shown as '?'. */
+static void printable(char out[65], const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < 64 && name[i] != '\0'; i++)
+		out[i] = name[i] >= 0x20 && name[i] < 0x7f && name[i] != '"' && name[i] != '\\' ? name[i] : '?';
+	out[i] = '\0';
 }
 
 /* Whether, without force, the thread has a session keyring to keep: one
@@ -284,10 +284,12 @@ int kig_plain_init(const struct kig_call *call, int hook, int argc, const char *
 	else if (call->user_rc != PAM_SUCCESS)
 		say(&r, call->user_rc, LOG_ERR, "Unable to get the user name: pam_get_user returned PAM code "
 		    "%d; the application must set PAM_USER or answer the user name prompt", call->user_rc);
-	else if (!call->found)
-		say(&r, PAM_USER_UNKNOWN, LOG_NOTICE, "Unable to look up user \"%s\"",
-		    call->user != NULL ? call->user : "");
-	else
+	else if (!call->found) {
+		char name[65];
+
+		printable(name, call->user != NULL ? call->user : "");
+		say(&r, PAM_USER_UNKNOWN, LOG_NOTICE, "Unable to look up user \"%s\"", name);
+	} else
 		switch_and_join(&r, st, force, call->uid, call->gid, fail);
 	if (r.code == PAM_SUCCESS)
 		st->settled = 1;
