@@ -1,24 +1,58 @@
-/* Whether this process's seccomp filter lets the Go runtime run.
+/* Whether the calling thread's seccomp filter lets the Go runtime run on it.
  *
  * A filter that makes a call the runtime needs fail, or kills the process
  * on it, ends the host the moment the runtime makes that call: EPERM for
  * clone3 (glibc falls back to clone only on ENOSYS) aborts it in
  * pthread_create, EPERM for sigaltstack crashes it, and a kill action on
- * clone3, madvise, sigaltstack or sched_setaffinity kills it. No interface
- * shows a process its own filter, so the probe tries each call the runtime,
- * its thread creation and the front make that the host itself may not have
- * made, in a child: the child inherits the filter, and if it is killed the
- * host is not. Without a filter (Seccomp: 0 in /proc/self/status, the usual
- * case) nothing is tried.
+ * clone3, madvise, sigaltstack or sched_setaffinity kills it.
  *
- * The child is a clone(2) of the calling thread with no exit signal: the
- * host gets no SIGCHLD, and its own wait() or waitpid(-1) never sees it
- * (only __WCLONE or __WALL does). It shares no memory with the host but one
- * page, where it says which call it is making. It runs only raw system calls
- * and library functions that take no lock, since another host thread may
- * have held one when it was made. One call cannot be probed this way: clone
- * itself, which makes the child; a filter that kills it also kills every
- * fork() of the host (glibc's fork is clone), so no PAM host runs under one.
+ * Whose filter. A filter is a thread's: one installed without TSYNC applies
+ * to the thread that installed it, and what it makes later, only.
+ * /proc/self/status shows the main thread's; /proc/thread-self/status, read
+ * on every hook that may enter Go, the calling thread's: "Seccomp:" its
+ * mode, "Seccomp_filters:" (Linux 5.9 on) how many filters it has. Without
+ * a filter (Seccomp: 0, the usual case) that read is all (openat, read,
+ * close: test/session_life_test.go counts them). A filtered thread is
+ * probed once, and the verdict kept in its thread-local storage with the
+ * count it holds for: filters are never removed, so a count that grew is a
+ * new filter, probed again. Where the kernel gives no count nothing shows a
+ * new filter, and every hook probes. A status that cannot be read counts as
+ * a filter: probed, and the verdict kept for as long as it stays unread.
+ *
+ * The probe. No interface shows a thread its filter's rules, so the probe
+ * makes each call the runtime, its thread creation and the front make that
+ * the host itself may not have made, in a child: the child inherits the
+ * thread's filter, and if it is killed the host is not. The child is a
+ * clone(2) of the calling thread with no exit signal: the host gets no
+ * SIGCHLD, and its own wait() or waitpid(-1) never sees it (only __WCLONE or
+ * __WALL does). It shares no memory with the host but one page, where it
+ * records the step it is at, a call that failed and how, and that it
+ * finished. It runs only raw system calls and library functions that take
+ * no lock, since another host thread may have held one when it was made.
+ *
+ * The verdict is the filter's only when the probe saw it: the child killed
+ * by SIGSYS (a seccomp kill; on the call of its step), a needed call failed
+ * (the page says which; or wait4, in the host), or every step done, which
+ * the page tells also when another thread of the host reaped the child
+ * first (waitpid(-1, ..., __WALL) takes any child). Those verdicts are
+ * kept. Else the probe says why it does not know, not blaming the filter,
+ * and the next hook probes again: the child could not be started; was
+ * killed from outside by any other signal (the caller of su may signal it:
+ * it has the caller's real uid); was reaped before it finished; or had not
+ * finished by its deadline, 2 s on CLOCK_MONOTONIC from its start, stopped
+ * or held by a seccomp supervisor or tracer that does not answer, and is
+ * killed then. Whatever it says but "allowed", the hook makes the keyring
+ * in C (plain_keyinit.c).
+ *
+ * What the host makes to probe: openat, read and close (the status), mmap
+ * (the page), rt_sigprocmask (the child starts with every signal blocked,
+ * so no handler of the host's runs in it), clone, and wait4, on which it
+ * spins until the child has shown that nanosleep is let through, and then
+ * sleeps between polls; munmap only once the child has shown it is let
+ * through, kill only past the deadline; the clock is read through the
+ * vDSO. A filter that kills on clone, wait4 or mmap, which the probe
+ * cannot try before it makes them, also kills every fork() and most
+ * allocations of the host, so no PAM host runs under one.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +63,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,7 +77,16 @@
 #define KEYCTL_GET_KEYRING_ID 0
 #define KEY_SPEC_SESSION_KEYRING -3
 
-/* What the child and the host share: one page. */
+/* How long the probe may take: its child's forty-odd calls and three
+ * processes took 3 to 15 ms on a busy 2-CPU VM (a fork of a process the Go
+ * runtime has mapped is the most of it); a child held longer (stopped, or
+ * at a seccomp supervisor that does not answer) holds the hook no longer
+ * than this. */
+#define DEADLINE_S 2
+
+/* What the child and the host share: one page, mapped for each probe. A
+ * page kept for the next would be shared with every fork() of the host,
+ * whose probes would then write to it too. */
 struct probe_page {
 	volatile int step;       /* the step under way */
 	volatile int failed;     /* step + 1 of a needed call that failed */
@@ -50,16 +94,16 @@ struct probe_page {
 	volatile int clone3_enosys;
 	volatile int thread_done;
 	volatile int killed;     /* the signal a process the child made died of */
+	volatile int slept;      /* nanosleep was let through: the host may sleep */
+	volatile int unmapped;   /* munmap was let through: the host may unmap */
+	volatile int finished;   /* every step done: the filter lets Go run */
 	char *stack;             /* the child's own memory: a sigaltstack, a thread's stack, its stack */
 };
 
 /* The child's stacks are private: a process the child makes gets a copy,
- * where a shared stack would be run on by both at once. Both areas are
- * kept for the next probe, never unmapped: the host makes no call the probe
- * has not shown it may make, but mmap, clone and wait4 to run it. */
+ * where a shared stack would be run on by both at once. */
 #define STACK_SIZE (128 * 1024)
 static char probe_stack[STACK_SIZE] __attribute__((aligned(64)));
-static struct probe_page *shared;
 
 static long sys(long rc)
 {
@@ -141,13 +185,14 @@ static long try_memory(struct probe_page *p)
 	long page = 4096;
 	long a = syscall(SYS_mmap, NULL, 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-	(void)p;
 	if (a == -1)
 		return -errno;
 	if (syscall(SYS_mprotect, a, page, PROT_READ | PROT_WRITE) != 0 ||
-	    syscall(SYS_madvise, a, page, MADV_DONTNEED) != 0)
+	    syscall(SYS_madvise, a, page, MADV_DONTNEED) != 0 ||
+	    syscall(SYS_munmap, a, 2 * page) != 0)
 		return -errno;
-	return sys(syscall(SYS_munmap, a, 2 * page));
+	p->unmapped = 1;
+	return 0;
 }
 
 static long try_sigaltstack(struct probe_page *p)
@@ -220,12 +265,16 @@ static long try_futex(struct probe_page *p)
 	return sys(syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0));
 }
 
+/* The first step: the host waits for the child with nanosleep only once
+ * the child has shown that the filter lets it through. */
 static long try_nanosleep(struct probe_page *p)
 {
 	struct timespec zero = { 0, 0 };
 
-	(void)p;
-	return sys(syscall(SYS_nanosleep, &zero, NULL));
+	if (syscall(SYS_nanosleep, &zero, NULL) != 0)
+		return -errno;
+	p->slept = 1;
+	return 0;
 }
 
 static long try_ids(struct probe_page *p)
@@ -293,6 +342,7 @@ struct step {
 };
 
 static const struct step steps[] = {
+	{ "nanosleep", try_nanosleep },
 	{ "clone3", try_clone3 },
 	{ "exit", try_exit },
 	{ "clone", try_clone_thread },
@@ -300,11 +350,10 @@ static const struct step steps[] = {
 	{ "sigaltstack", try_sigaltstack },
 	{ "rt_sigaction", try_sigaction },
 	{ "rt_sigprocmask", try_sigprocmask },
+	{ "gettid, getpid or tgkill", try_ids },  /* before rt_sigreturn's step, which makes them */
 	{ "rt_sigreturn", try_sigreturn },
 	{ "rseq", try_rseq },
 	{ "futex", try_futex },
-	{ "nanosleep", try_nanosleep },
-	{ "gettid, getpid or tgkill", try_ids },
 	{ "", try_tolerated },
 };
 #define NSTEPS (int)(sizeof(steps) / sizeof(steps[0]))
@@ -318,15 +367,18 @@ static int probe_child(void *arg)
 	for (i = 0; i < NSTEPS; i++) {
 		long rc;
 
-		p->step = i < NSTEPS - 1 ? i : NSTEPS - 1;
+		p->step = i;
 		rc = steps[i].run(p);
 		if (rc < 0) {
 			p->err = (int)-rc;
 			p->failed = i + 1;
-			syscall(SYS_exit_group, 1);
+			for (;;)
+				syscall(SYS_exit_group, 1);
 		}
 	}
-	syscall(SYS_exit_group, 0);
+	p->finished = 1;
+	for (;;)
+		syscall(SYS_exit_group, 0);
 	return 0;
 }
 
@@ -337,6 +389,7 @@ static int plain_makes(int step)
 	return step >= 1 && step <= NTOLERATED && tolerated[step - 1].plain;
 }
 
+/* The call the child was making at step (its tolerated calls count on). */
 static const char *step_name(int step)
 {
 	if (step < NSTEPS - 1)
@@ -345,80 +398,224 @@ static const char *step_name(int step)
 	return step >= 1 && step <= NTOLERATED ? tolerated[step - 1].name : "exit_group";
 }
 
-/* Whether /proc/self/status says the process has no seccomp filter. */
-static int no_filter(void)
-{
-	static char buf[4096];  /* under the load lock; the host's stack may be small */
-	const char *s;
+/* --- the host's side ---------------------------------------------------- */
 
-	if (!kig_read_file("/proc/self/status", buf, sizeof(buf)))
-		return 0;
-	s = strstr(buf, "\nSeccomp:");
-	return s != NULL && strncmp(s + strlen("\nSeccomp:"), "\t0\n", 3) == 0;
+static int past(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
 
-/* Waits up to 2 s for the child; a filter whose supervisor never answers
- * must not hang the host. */
-static int wait_child(pid_t pid, int *status)
-{
-	struct timespec tick = { 0, 100000 };
-	int i;
+enum { GONE, EXITED, RUNNING, UNWAITED };
 
-	for (i = 0; i < 20000; i++) {
+/* Polls for the child until it ends or the deadline passes: EXITED with its
+ * status, GONE if another thread of the host reaped it (ECHILD), RUNNING at
+ * the deadline, UNWAITED if wait4 fails otherwise (the filter's errno in
+ * *status). A signal to this thread ends no wait early or late. */
+static int wait_child(pid_t pid, int *status, const struct probe_page *p, const struct timespec *deadline)
+{
+	const struct timespec tick = { 0, 100000 };
+
+	for (;;) {
 		pid_t r = waitpid(pid, status, __WCLONE | WNOHANG);
 
 		if (r == pid)
-			return 1;
-		if (r < 0 && errno != EINTR)
-			return 0;
-		nanosleep(&tick, NULL);
+			return EXITED;
+		if (r < 0 && errno == ECHILD)
+			return GONE;
+		if (r < 0 && errno != EINTR) {
+			*status = errno;
+			return UNWAITED;
+		}
+		if (past(deadline))
+			return RUNNING;
+		if (p->slept)
+			syscall(SYS_nanosleep, &tick, NULL);
 	}
-	kill(pid, SIGKILL);
-	waitpid(pid, status, __WCLONE);
+}
+
+/* Whether the child is stopped (by a signal or a tracer), from its state
+ * in /proc/PID/stat, after its name, which may hold any character. */
+static int stopped(pid_t pid)
+{
+	static char buf[512];  /* under the load lock */
+	char path[32];
+	const char *end;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!kig_read_file(path, buf, sizeof(buf)) || (end = strrchr(buf, ')')) == NULL)
+		return 0;
+	return end[1] == ' ' && (end[2] == 'T' || end[2] == 't');
+}
+
+/* The verdict from how the child ended and what its page says; *sure is 1
+ * if it is the filter's. ended is wait_child's answer. */
+static int verdict(const struct probe_page *p, int ended, int status, int was_stopped, struct kig_why *why,
+		   int *sure)
+{
+	const char *at = step_name(p->step);
+	int sig = p->killed ? p->killed : ended == EXITED && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+
+	*sure = 1;
+	if (p->finished)
+		return 1;
+	if (ended == UNWAITED) {
+		kig_why(why, "this thread's seccomp filter makes wait4 fail (%s), which the probe of the "
+			"filter needs: allow it in the service's filter", strerror(status));
+		return 0;
+	}
+	if (p->failed > 0 && !p->killed) {
+		kig_why(why, "this thread's seccomp filter makes %s fail (%s), which the Go runtime needs: "
+			"allow it in the service's filter", steps[p->failed - 1].call, strerror(p->err));
+		return 0;
+	}
+	if (sig == SIGSYS) {
+		why->kills_plain = plain_makes(p->step);
+		kig_why(why, "this thread's seccomp filter kills on %s (SIGSYS), which the Go runtime needs: "
+			"allow it in the service's filter", at);
+		return 0;
+	}
+	*sure = 0;
+	if (sig != 0)
+		kig_why(why, "the probe of this thread's seccomp filter was killed from outside by signal %d "
+			"while at %s, which is not the filter's doing: do not signal the service's processes "
+			"while a session opens", sig, at);
+	else if (ended == GONE)
+		kig_why(why, "the probe of this thread's seccomp filter was reaped by another thread of the "
+			"host (a wait for any child with __WALL or __WCLONE) before it finished, at %s, which "
+			"is not the filter's doing: make the host wait for its own children by pid, or "
+			"without __WALL", at);
+	else if (ended == RUNNING && was_stopped)
+		kig_why(why, "the probe of this thread's seccomp filter did not finish in %d s: it was "
+			"stopped, by a signal or a tracer, at %s, which is not the filter's doing: do not stop "
+			"the service's processes while a session opens", DEADLINE_S, at);
+	else if (ended == RUNNING)
+		kig_why(why, "the probe of this thread's seccomp filter did not finish in %d s: it was still "
+			"at %s, which is not a refusal by the filter: if the filter hands that call to a "
+			"supervisor or tracer, make it answer; else try again when the machine is less busy",
+			DEADLINE_S, at);
+	else
+		kig_why(why, "the probe of this thread's seccomp filter ended at %s without a verdict "
+			"(exit status %d), which is not a refusal by the filter: check what the filter does "
+			"with exit_group", at, WEXITSTATUS(status));
 	return 0;
 }
 
-int kig_seccomp_allows_go(struct kig_why *why)
+/* Runs the probe in a child: 1 if the filter lets Go run on this thread,
+ * else 0 with the reason; *sure is 1 if that is the filter's verdict, 0 if
+ * the probe could not tell. */
+static int probe(struct kig_why *why, int *sure)
 {
+	struct timespec deadline;
 	struct probe_page *p;
 	sigset_t all, old;
-	int status = 0, waited, ok;
+	int status = 0, ended, was_stopped = 0, allows, err;
 	pid_t pid;
 
-	if (no_filter())
-		return 1;
-	if (shared == NULL) {
-		p = mmap(NULL, sizeof(*p), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED) {
-			kig_why(why, "mapping memory to probe this thread's seccomp filter failed (%m)");
-			return 0;
-		}
-		shared = p;
+	*sure = 0;
+	p = mmap(NULL, sizeof(*p), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		kig_why(why, "the probe of this thread's seccomp filter could not be started (mmap: %m), "
+			"which says nothing against the filter: see why this process cannot map a page");
+		return 0;
 	}
-	p = shared;
-	memset((void *)p, 0, sizeof(*p));
 	p->stack = probe_stack;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += DEADLINE_S;
 	/* The child starts with every signal blocked: none of the host's
 	 * handlers runs in it. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = clone(probe_child, p->stack + STACK_SIZE - 64, 0, p);
+	pid = clone(probe_child, probe_stack + STACK_SIZE - 64, 0, p);
+	err = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	waited = pid > 0 && wait_child(pid, &status);
-	ok = waited && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-	if (ok)
+	if (pid < 0) {
+		kig_why(why, "the probe of this thread's seccomp filter could not be started (clone: %s), "
+			"which says nothing against the filter: see why this service cannot make a process "
+			"(RLIMIT_NPROC, pids.max)", strerror(err));
+		return 0;  /* the page stays: munmap is untried */
+	}
+	ended = wait_child(pid, &status, p, &deadline);
+	if (ended == RUNNING) {
+		/* Past the deadline: killed, and reaped within a short grace (a
+		 * child that outlives it, in no call we know of, is left to the
+		 * host's own reaping). */
+		was_stopped = stopped(pid);
+		kill(pid, SIGKILL);
+		deadline.tv_nsec += 200000000;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+		wait_child(pid, &status, p, &deadline);
+	}
+	allows = verdict(p, ended, status, was_stopped, why, sure);
+	/* Unmapped only where the child has shown munmap is let through; else
+	 * the page stays mapped, one per such probe. */
+	if (p->unmapped)
+		munmap(p, sizeof(*p));
+	return allows;
+}
+
+/* --- the calling thread's filter ---------------------------------------- */
+
+#define NO_FILTER 0L
+#define UNREAD    (-1L)  /* no status to read: probed as if filtered */
+#define UNCOUNTED (-2L)  /* filtered, and the kernel gives no count: never kept */
+
+/* NO_FILTER if /proc/thread-self/status says the calling thread has no
+ * seccomp filter; else the key its verdict is kept under: the number of
+ * its filters, UNREAD or UNCOUNTED. */
+static long thread_filters(void)
+{
+	static char buf[4096];  /* under the load lock; the host's stack may be small */
+	static const char mode[] = "\nSeccomp:\t", count[] = "\nSeccomp_filters:\t";
+	const char *s;
+	char *end;
+	long n;
+
+	if (!kig_read_file("/proc/thread-self/status", buf, sizeof(buf)) ||
+	    (s = strstr(buf, mode)) == NULL)
+		return UNREAD;
+	s += sizeof(mode) - 1;
+	if (s[0] == '0' && s[1] == '\n')
+		return NO_FILTER;
+	if ((s = strstr(s, count)) == NULL)
+		return UNCOUNTED;
+	n = strtol(s + sizeof(count) - 1, &end, 10);
+	return n > 0 && *end == '\n' ? n : UNCOUNTED;
+}
+
+/* The calling thread's kept verdict and the key it holds for: its filters
+ * never go away, and a new one changes the key. A new thread starts with
+ * none (glibc clears a reused thread's dynamic TLS); a fork's thread keeps
+ * its parent thread's, as it keeps its filters. */
+static __thread struct {
+	long key;  /* NO_FILTER: none kept */
+	int allows;
+	struct kig_why why;
+} kept;
+
+int kig_seccomp_allows_go(struct kig_why *why)
+{
+	long key = thread_filters();
+	int allows, sure;
+
+	if (key == NO_FILTER)
 		return 1;
-	if (!waited)
-		kig_why(why, "the probe of this thread's seccomp filter %s",
-			pid <= 0 ? "could not be started" : "did not finish in 2 s");
-	else if (WIFSIGNALED(status) || p->killed) {
-		why->kills_plain = plain_makes(p->step);
-		kig_why(why, "this thread's seccomp filter kills on %s (signal %d), which the Go "
-			"runtime needs: allow it in the service's filter",
-			step_name(p->step), p->killed ? p->killed : WTERMSIG(status));
-	} else
-		kig_why(why, "this thread's seccomp filter makes %s fail (%s), which the Go runtime "
-			"needs: allow it in the service's filter",
-			p->failed > 0 ? steps[p->failed - 1].call : step_name(p->step), strerror(p->err));
-	return 0;
+	if (key != UNCOUNTED && kept.key == key) {
+		if (!kept.allows)
+			*why = kept.why;
+		return kept.allows;
+	}
+	allows = probe(why, &sure);
+	if (sure) {
+		kept.key = key;
+		kept.allows = allows;
+		kept.why = *why;
+	}
+	return allows;
 }
