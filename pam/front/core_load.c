@@ -345,10 +345,13 @@ const struct kig_core *kig_core_here(pid_t *loader, struct kig_why *why)
 	pthread_mutex_lock(&load_lock);
 	if (core.init == NULL)
 		adopt();
-	if (core.init != NULL && core.started_here(loader)) {
-		/* Started in this process: the usual case. A thread may carry a
-		 * seccomp filter of its own: it is checked at each hook. */
-		here = kig_seccomp_allows_go(why);
+	if (core.init != NULL && !kig_seccomp_allows_go(why)) {
+		/* A thread may carry a seccomp filter of its own: it is checked
+		 * at each hook, first, since started_here makes a call (getpid)
+		 * such a filter may kill. In a fork *loader then stays 0. */
+		here = 0;
+	} else if (core.init != NULL && core.started_here(loader)) {
+		here = 1;  /* started in this process: the usual case */
 	} else if (*loader != 0) {
 		forked_from(why, *loader);
 		here = 0;

@@ -33,7 +33,9 @@ void kig_why(struct kig_why *why, const char *fmt, ...) __attribute__((format(pr
  * just now, or earlier in this very process, and the thread's own seccomp
  * filter lets Go run on it. Else NULL, with the reason in why; *loader then
  * gets the pid of the process that started the runtime if this one is a
- * fork of it, else 0. core_load.c */
+ * fork of it, else 0 (also where the thread's filter refuses, which is
+ * checked first: telling a fork takes a getpid such a filter may kill).
+ * core_load.c */
 const struct kig_core *kig_core_here(pid_t *loader, struct kig_why *why);
 
 /* Opens the core at path for loading: its real path goes to real. In a
