@@ -1,8 +1,11 @@
 /* Seccomp filters for the test hosts: "CALL=ACTION[,CALL=ACTION...]", where
- * ACTION is ENOSYS, EPERM, EACCES, an errno number, or "kill" (the process
- * is killed, SECCOMP_RET_KILL_PROCESS). Every other call is allowed. Shared
- * by seccomp_run.c (a filter for a program it execs) and hostile.c (one it
- * installs in itself between pam_start and the session). */
+ * ACTION is ENOSYS, EPERM, EACCES, an errno number, "kill" (the process
+ * is killed, SECCOMP_RET_KILL_PROCESS) or, for a filter installed with a
+ * listener, "notify" (the call waits for the listener's supervisor,
+ * SECCOMP_RET_USER_NOTIF). Every other call is allowed. Shared by
+ * seccomp_run.c (a filter for a program it execs), hostile.c (one it
+ * installs in itself between pam_start and the session) and filterhost.c
+ * (one a thread installs on itself alone). */
 #ifndef KIG_TEST_SECCOMP_RULES_H
 #define KIG_TEST_SECCOMP_RULES_H
 
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 #include <sys/syscall.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -58,6 +62,8 @@ static unsigned seccomp_action(const char *s)
 
 	if (strcmp(s, "kill") == 0)
 		return SECCOMP_RET_KILL_PROCESS;
+	if (strcmp(s, "notify") == 0)
+		return SECCOMP_RET_USER_NOTIF;
 	err = strcmp(s, "ENOSYS") == 0 ? ENOSYS : strcmp(s, "EPERM") == 0 ? EPERM :
 	      strcmp(s, "EACCES") == 0 ? EACCES : atoi(s);
 	if (err <= 0 || err > 4095)
@@ -65,9 +71,11 @@ static unsigned seccomp_action(const char *s)
 	return SECCOMP_RET_ERRNO | (unsigned)err;
 }
 
-/* Installs the filter spec describes; 0 on success, -1 (with a message on
- * stderr) on a bad spec or a refused filter. */
-static int install_seccomp_rules(const char *spec)
+/* Installs the filter spec describes on the calling thread alone (no
+ * TSYNC; threads and processes it makes later inherit it). With listener,
+ * a listener fd for its "notify" rules goes there. 0 on success, -1 (with
+ * a message on stderr) on a bad spec or a refused filter. */
+static int install_seccomp_filter(const char *spec, int *listener)
 {
 	struct sock_filter f[3 + 2 * 16 + 2];
 	char buf[512], *rule, *save = NULL;
@@ -91,7 +99,7 @@ static int install_seccomp_rules(const char *spec)
 		*eq = '\0';
 		nr = seccomp_call_nr(rule);
 		action = seccomp_action(eq + 1);
-		if (nr < 0 || action == 0)
+		if (nr < 0 || action == 0 || (action == SECCOMP_RET_USER_NOTIF && listener == NULL))
 			goto bad;
 		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1);
 		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, action);
@@ -103,16 +111,26 @@ static int install_seccomp_rules(const char *spec)
 		/* Without NO_NEW_PRIVS only a process with CAP_SYS_ADMIN may
 		 * install a filter; with it, exec cannot gain privileges the
 		 * filter would then constrain. */
+		long rc;
+
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+		    (rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				  listener != NULL ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &prog)) < 0) {
 			perror("seccomp filter");
 			return -1;
 		}
+		if (listener != NULL)
+			*listener = (int)rc;
 	}
 	return 0;
 bad:
-	fprintf(stderr, "bad seccomp rule in %s: want CALL=ENOSYS|EPERM|EACCES|ERRNO|kill\n", spec);
+	fprintf(stderr, "bad seccomp rule in %s: want CALL=ENOSYS|EPERM|EACCES|ERRNO|kill|notify\n", spec);
 	return -1;
+}
+
+static inline int install_seccomp_rules(const char *spec)
+{
+	return install_seccomp_filter(spec, NULL);
 }
 
 #endif
