@@ -47,7 +47,8 @@ int kig_open_trusted(const char *path, char real[PATH_MAX], struct stat *sb, str
  * with the limit, its value, the need and what to do in why. preflight.c */
 int kig_runtime_can_start(struct kig_why *why);
 /* 1 if the calling thread's seccomp filter, if it has one, lets Go run on
- * it (seccomp_probe.c); else 0, why says which call it refuses or kills. */
+ * it (seccomp_probe.c); else 0, why says which call it refuses or kills,
+ * or why its probe could not tell. Called under the load lock. */
 int kig_seccomp_allows_go(struct kig_why *why);
 /* Reads a small file (of /proc or /sys) into buf, NUL-terminated; 0 if it
  * cannot. preflight.c */
