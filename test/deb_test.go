@@ -24,20 +24,27 @@ func debInstalled(t *testing.T) bool {
 	return err == nil && len(out) > 1 && out[1] != 'n'
 }
 
-// dpkg runs dpkg with args; it waits (up to 2 minutes) while another
-// program (apt-get in 'make deps' of a concurrent run) holds dpkg's lock.
+// dpkg runs dpkg with args and fails the test if it fails.
 func dpkg(t *testing.T, args ...string) string {
 	t.Helper()
+	out, err := dpkgMayFail(args...)
+	if err != nil {
+		t.Fatalf("dpkg %v: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+// dpkgMayFail runs dpkg with args and returns its output and error; it
+// waits (up to 2 minutes) while another program (apt-get in 'make deps' of
+// a concurrent run) holds dpkg's lock.
+func dpkgMayFail(args ...string) (string, error) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		cmd := exec.Command("dpkg", args...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		out, err := cmd.CombinedOutput()
-		if err == nil {
-			return string(out)
-		}
-		if !strings.Contains(string(out), "lock") || time.Now().After(deadline) {
-			t.Fatalf("dpkg %v: %v\n%s", args, err, out)
+		if err == nil || !strings.Contains(string(out), "locked by another process") || time.Now().After(deadline) {
+			return string(out), err
 		}
 		time.Sleep(time.Second)
 	}
