@@ -198,6 +198,23 @@ func debEnable(t *testing.T, origNonInteractive []byte) {
 // close, without an error line.
 func debLoadsByName(t *testing.T, log *harness.Syslog) (harness.Service, harness.User) {
 	t.Helper()
+	svc, u := pamtesterProbe(t, "@include common-session")
+	entries := log.Collect()
+	tag := fmt.Sprintf("pam_keyinit_go(%s:session)", svc.Name)
+	for _, e := range harness.Matching(entries, tag) {
+		if e.Severity() <= logErr {
+			t.Errorf("the module logged an error: %q", e.Text)
+		}
+	}
+	return svc, u
+}
+
+// pamtesterProbe opens and closes a session with pamtester for a new user
+// through a new service: session (its session stack, or an include of
+// one), then a pam_exec probe. The probe must see the user's own _ses
+// linking _uid.N at open, revoked at close.
+func pamtesterProbe(t *testing.T, session string) (harness.Service, harness.User) {
+	t.Helper()
 	u := harness.TempUser(t)
 	dir := t.TempDir()
 	probe, out := filepath.Join(dir, "probe.sh"), filepath.Join(dir, "probe.out")
@@ -205,9 +222,9 @@ func debLoadsByName(t *testing.T, log *harness.Syslog) (harness.Service, harness
 		t.Fatal(err)
 	}
 	svc := harness.SystemService(t, fmt.Sprintf("auth required pam_permit.so\naccount required pam_permit.so\n"+
-		"@include common-session\nsession optional pam_exec.so quiet %s %s\n", probe, out))
+		"%s\nsession optional pam_exec.so quiet %s %s\n", session, probe, out))
 	if b, err := exec.Command("pamtester", "-v", svc.Name, u.Name, "open_session", "close_session").CombinedOutput(); err != nil {
-		t.Fatalf("pamtester through common-session: %v\n%s", err, b)
+		t.Fatalf("pamtester through %q: %v\n%s", session, err, b)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
@@ -218,13 +235,6 @@ func debLoadsByName(t *testing.T, log *harness.Syslog) (harness.Service, harness
 	if len(probed) != 2 || !strings.HasPrefix(probed[0], wantOpen) || !strings.HasSuffix(probed[0], fmt.Sprintf(";_uid.%d", u.UID)) ||
 		!strings.HasPrefix(probed[1], "close_session;") || !strings.Contains(probed[1], "revoked") {
 		t.Errorf("the session's child saw %q; want %q... linking _uid.%d, then revoked at close", probed, wantOpen, u.UID)
-	}
-	entries := log.Collect()
-	tag := fmt.Sprintf("pam_keyinit_go(%s:session)", svc.Name)
-	for _, e := range harness.Matching(entries, tag) {
-		if e.Severity() <= logErr {
-			t.Errorf("the module logged an error: %q", e.Text)
-		}
 	}
 	return svc, u
 }

@@ -272,27 +272,7 @@ func debRemoveRefused(t *testing.T, moduleDir string, before map[string]string, 
 func debStockSession(t *testing.T) {
 	log := harness.Log(t)
 	log.Collect()
-	u := harness.TempUser(t)
-	dir := t.TempDir()
-	probe, out := filepath.Join(dir, "probe.sh"), filepath.Join(dir, "probe.out")
-	if err := os.WriteFile(probe, []byte(probeScript), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	svc := harness.SystemService(t, fmt.Sprintf("auth required pam_permit.so\naccount required pam_permit.so\n"+
-		"session include su-l\nsession optional pam_exec.so quiet %s %s\n", probe, out))
-	if b, err := exec.Command("pamtester", "-v", svc.Name, u.Name, "open_session", "close_session").CombinedOutput(); err != nil {
-		t.Fatalf("pamtester through su-l's session stack: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatalf("the pam_exec probe left no output: %v", err)
-	}
-	probed := strings.Split(strings.TrimSpace(string(b)), "\n")
-	wantOpen := fmt.Sprintf("open_session;keyring;%d;%d;3f030000;_ses;", u.UID, u.GID)
-	if len(probed) != 2 || !strings.HasPrefix(probed[0], wantOpen) || !strings.HasSuffix(probed[0], fmt.Sprintf(";_uid.%d", u.UID)) ||
-		!strings.HasPrefix(probed[1], "close_session;") || !strings.Contains(probed[1], "revoked") {
-		t.Errorf("the session's child saw %q; want %q... linking _uid.%d, then revoked at close", probed, wantOpen, u.UID)
-	}
+	pamtesterProbe(t, "session include su-l")
 	entries := log.Collect()
 	for _, e := range entries {
 		if strings.Contains(e.Text, "dlopen") || strings.Contains(e.Text, "faulty module") || strings.Contains(e.Text, pamconf.GoModule) {
