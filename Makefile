@@ -272,7 +272,7 @@ $(DEB): $(MODULE) $(CORE) $(TOOL) $(HELPER) $(wildcard doc/*.8 packaging/* examp
 	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' \
 	    -e "s/@SIZE@/$$(find $(DEB_ROOT) -path $(DEB_ROOT)/DEBIAN -prune -o -printf '%y %s\n' | awk '{ n += $$1 == "f" || $$1 == "l" ? int(($$2 + 1023) / 1024) : 1 } END { print n }')/" \
 	    packaging/control.in > $(DEB_ROOT)/DEBIAN/control
-	install -m 0755 packaging/postinst packaging/prerm $(DEB_ROOT)/DEBIAN/
+	install -m 0755 packaging/postinst packaging/prerm packaging/postrm $(DEB_ROOT)/DEBIAN/
 	cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum > DEBIAN/md5sums
 	# Modes whatever the umask (gzip > file, sed > file make files with
 	# it), and every mtime the commit's: dpkg-deb would only clamp the

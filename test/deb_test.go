@@ -24,20 +24,27 @@ func debInstalled(t *testing.T) bool {
 	return err == nil && len(out) > 1 && out[1] != 'n'
 }
 
-// dpkg runs dpkg with args; it waits (up to 2 minutes) while another
-// program (apt-get in 'make deps' of a concurrent run) holds dpkg's lock.
+// dpkg runs dpkg with args and fails the test if it fails.
 func dpkg(t *testing.T, args ...string) string {
 	t.Helper()
+	out, err := dpkgMayFail(args...)
+	if err != nil {
+		t.Fatalf("dpkg %v: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+// dpkgMayFail runs dpkg with args and returns its output and error; it
+// waits (up to 2 minutes) while another program (apt-get in 'make deps' of
+// a concurrent run) holds dpkg's lock.
+func dpkgMayFail(args ...string) (string, error) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		cmd := exec.Command("dpkg", args...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		out, err := cmd.CombinedOutput()
-		if err == nil {
-			return string(out)
-		}
-		if !strings.Contains(string(out), "lock") || time.Now().After(deadline) {
-			t.Fatalf("dpkg %v: %v\n%s", args, err, out)
+		if err == nil || !strings.Contains(string(out), "locked by another process") || time.Now().After(deadline) {
+			return string(out), err
 		}
 		time.Sleep(time.Second)
 	}
@@ -191,6 +198,23 @@ func debEnable(t *testing.T, origNonInteractive []byte) {
 // close, without an error line.
 func debLoadsByName(t *testing.T, log *harness.Syslog) (harness.Service, harness.User) {
 	t.Helper()
+	svc, u := pamtesterProbe(t, "@include common-session")
+	entries := log.Collect()
+	tag := fmt.Sprintf("pam_keyinit_go(%s:session)", svc.Name)
+	for _, e := range harness.Matching(entries, tag) {
+		if e.Severity() <= logErr {
+			t.Errorf("the module logged an error: %q", e.Text)
+		}
+	}
+	return svc, u
+}
+
+// pamtesterProbe opens and closes a session with pamtester for a new user
+// through a new service: session (its session stack, or an include of
+// one), then a pam_exec probe. The probe must see the user's own _ses
+// linking _uid.N at open, revoked at close.
+func pamtesterProbe(t *testing.T, session string) (harness.Service, harness.User) {
+	t.Helper()
 	u := harness.TempUser(t)
 	dir := t.TempDir()
 	probe, out := filepath.Join(dir, "probe.sh"), filepath.Join(dir, "probe.out")
@@ -198,9 +222,9 @@ func debLoadsByName(t *testing.T, log *harness.Syslog) (harness.Service, harness
 		t.Fatal(err)
 	}
 	svc := harness.SystemService(t, fmt.Sprintf("auth required pam_permit.so\naccount required pam_permit.so\n"+
-		"@include common-session\nsession optional pam_exec.so quiet %s %s\n", probe, out))
+		"%s\nsession optional pam_exec.so quiet %s %s\n", session, probe, out))
 	if b, err := exec.Command("pamtester", "-v", svc.Name, u.Name, "open_session", "close_session").CombinedOutput(); err != nil {
-		t.Fatalf("pamtester through common-session: %v\n%s", err, b)
+		t.Fatalf("pamtester through %q: %v\n%s", session, err, b)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
@@ -211,13 +235,6 @@ func debLoadsByName(t *testing.T, log *harness.Syslog) (harness.Service, harness
 	if len(probed) != 2 || !strings.HasPrefix(probed[0], wantOpen) || !strings.HasSuffix(probed[0], fmt.Sprintf(";_uid.%d", u.UID)) ||
 		!strings.HasPrefix(probed[1], "close_session;") || !strings.Contains(probed[1], "revoked") {
 		t.Errorf("the session's child saw %q; want %q... linking _uid.%d, then revoked at close", probed, wantOpen, u.UID)
-	}
-	entries := log.Collect()
-	tag := fmt.Sprintf("pam_keyinit_go(%s:session)", svc.Name)
-	for _, e := range harness.Matching(entries, tag) {
-		if e.Severity() <= logErr {
-			t.Errorf("the module logged an error: %q", e.Text)
-		}
 	}
 	return svc, u
 }

@@ -4,16 +4,48 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 
 	"pam_keyinit_go/cmd/keyinit-go/internal/udiff"
+	"pam_keyinit_go/internal/pamconf"
 )
+
+// namesGoModule says whether a line of the pam.d file data names
+// pam_keyinit_go.so (by name or path; comments and includes do not count).
+func namesGoModule(file string, data []byte) bool {
+	lines, _ := pamconf.Parse(file, data)
+	for _, l := range lines {
+		if _, inc := l.IncludesFile(); !inc && path.Base(l.Module) == pamconf.GoModule {
+			return true
+		}
+	}
+	return false
+}
+
+// gone says whether f's file is no longer there while the PAM directory
+// recorded at apply time still is (reached as recorded): a file removed
+// since (its package purged) names no module, and is not put back.
+func (m manifest) gone(f manifestFile) bool {
+	if !cleanAbs(m.PamDir) || !cleanAbs(f.Path) {
+		return false
+	}
+	if real, err := filepath.EvalSymlinks(m.PamDir); err != nil || real != m.PamDir {
+		return false
+	}
+	_, err := os.Lstat(f.Path)
+	return errors.Is(err, fs.ErrNotExist)
+}
 
 // runRevert puts back every file the manifest records that is still as
 // --apply wrote it; a file changed since is reported and left alone (and
 // stays in the manifest), and so is an entry outside the PAM directory
-// recorded at apply time (manifest.writable).
+// recorded at apply time (manifest.writable). A file that names
+// pam_keyinit_go.so no more (edited since, or gone) is forgotten: nothing
+// of the migration is left in it, so removing the package, whose scripts
+// run --revert, can go on (packaging/prerm).
 func runRevert(stateDir string, stdout, stderr io.Writer) int {
 	st, err := openState(stateDir, false)
 	if err != nil {
@@ -58,6 +90,11 @@ func (st *state) revert(f manifestFile, stdout, stderr io.Writer) (keep, reverte
 		fmt.Fprintf(stderr, "keyinit-go migrate: "+format+"\n", a...)
 		return true, false
 	}
+	if st.man.gone(f) {
+		fmt.Fprintf(stdout, "%s: gone since the migration: forgotten\n", f.Path)
+		st.forget(f.Path)
+		return false, false
+	}
 	if err := st.man.writable(f); err != nil {
 		return left("refusing to revert %q: %v; left alone", f.Path, err)
 	}
@@ -93,6 +130,12 @@ func (st *state) revert(f manifestFile, stdout, stderr io.Writer) (keep, reverte
 	if f.Pending && cur.dev == f.Dev && cur.ino == f.Ino {
 		// A killed --apply never replaced it; it was edited since.
 		fmt.Fprintf(stdout, "%s: never migrated (the --apply that recorded it was interrupted), edited since: left as it is\n", f.Path)
+		st.forget(f.Path)
+		return false, false
+	}
+	if !namesGoModule(f.Path, cur.data) {
+		// Put back or taken out by hand: nothing of the migration is left.
+		fmt.Fprintf(stdout, "%s: edited since the migration and names %s no more: left as it is, forgotten\n", f.Path, pamconf.GoModule)
 		st.forget(f.Path)
 		return false, false
 	}

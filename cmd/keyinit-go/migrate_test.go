@@ -158,6 +158,70 @@ func TestMigrateRevertLeavesEditedFile(t *testing.T) {
 	}
 }
 
+// A switched file that names pam_keyinit_go.so no more is not kept in the
+// manifest by --revert, which the package's removal runs: one the admin put
+// pam_keyinit.so back in by hand, one whose line was deleted, and one
+// removed since are left as they are and forgotten, the others reverted,
+// and the manifest goes.
+func TestMigrateRevertForgetsFilesWithoutTheModule(t *testing.T) {
+	dir := copyDir(t, "testdata/migrate/fedora")
+	state := filepath.Join(t.TempDir(), "state")
+	before := snapshot(t, dir)
+	if out, errOut, code := keyinitGo(t, append([]string{"migrate", "--apply", "--pam-dir", dir, "--state-dir", state}, migrateModuleFlags...)...); code != 0 {
+		t.Fatalf("migrate --apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	edited := map[string]string{}
+	for name, edit := range map[string]func(string) string{
+		"sshd": func(s string) string { // pam_keyinit.so back by hand, and a comment
+			return strings.Replace(s, "pam_keyinit_go.so", "pam_keyinit.so", 1) + "# back to pam_keyinit.so by hand\n"
+		},
+		"login": func(s string) string { // the line deleted
+			var kept []string
+			for _, l := range strings.SplitAfter(s, "\n") {
+				if !strings.Contains(l, "pam_keyinit_go.so") {
+					kept = append(kept, l)
+				}
+			}
+			return strings.Join(kept, "")
+		},
+	} {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		edited[name] = edit(string(b))
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(edited[name]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, "su-l")); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := keyinitGo(t, "migrate", "--revert", "--state-dir", state)
+	if code != 0 || errOut != "" {
+		t.Errorf("migrate --revert: exit %d; want 0, nothing on stderr\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		filepath.Join(dir, "sshd") + ": edited since the migration and names pam_keyinit_go.so no more: left as it is, forgotten\n",
+		filepath.Join(dir, "login") + ": edited since the migration and names pam_keyinit_go.so no more: left as it is, forgotten\n",
+		filepath.Join(dir, "su-l") + ": gone since the migration: forgotten\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--revert does not say %q:\n%s", want, out)
+		}
+	}
+	after := snapshot(t, dir)
+	for name, content := range edited {
+		if got := after[name]; !strings.HasSuffix(got, "\n"+content) || strings.TrimSuffix(got, content) != strings.SplitAfter(before[name], "\n")[0] {
+			t.Errorf("--revert changed the edited %s:\n%s\nwant:\n%s", name, got, content)
+		}
+		delete(after, name)
+		delete(before, name)
+	}
+	delete(before, "su-l")
+	sameSnapshot(t, "the other files after --revert", after, before)
+	if _, err := os.Stat(filepath.Join(state, "manifest.json")); err == nil {
+		t.Errorf("the manifest is still there: every file was reverted or forgotten")
+	}
+}
+
 // refusal runs migrate --apply and asserts exit 1, one refusal line
 // naming want, and nothing written.
 func refusal(t *testing.T, dir, want string, extra ...string) {

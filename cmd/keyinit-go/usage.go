@@ -210,9 +210,12 @@ as migrated; --revert, or --apply again, finishes the job.
 
 --revert puts back, byte for byte, every file still as --apply left it. A
 file changed since is left alone and reported with a diff from what --apply
-wrote to what is there now. It writes only in the PAM directory --apply
-recorded: an entry elsewhere, with "..", or behind a symbolic link that
-leads out is refused, with one line, and left in the manifest.
+wrote to what is there now; one that names pam_keyinit_go.so no more
+(pam_keyinit.so put back by hand, the line deleted) or is gone is left as it
+is and forgotten. It writes only in the PAM directory --apply recorded: an
+entry elsewhere, with "..", or behind a symbolic link that leads out is
+refused, with one line, and left in the manifest. Removing the package runs
+it (see keyinit-go(8)).
 
 The state directory, every directory above it (a root-owned sticky one may
 be writable), the manifest and the kept files must be root's (or those of
