@@ -38,12 +38,14 @@ func (c Checker) Check(svc Service) []Finding {
 		fs = append(fs, c.moduleMissing(e)...)
 		fs = append(fs, c.untrustedCore(e)...)
 		fs = append(fs, sharedHost(svc.Name, e)...)
+		fs = append(fs, pamConfigLine(svc, e)...)
 	}
 	for _, typ := range []string{"auth", "session"} {
 		fs = append(fs, stackOrder(svc.Name, svc.Stack(typ))...)
 	}
 	fs = append(fs, KeysBeforeSession(svc)...)
-	return append(fs, c.runtimeLimits(svc)...)
+	fs = append(fs, c.runtimeLimits(svc)...)
+	return adviseGenerated(svc.Generated, fs)
 }
 
 func unknownOptions(e Entry) []Finding {
