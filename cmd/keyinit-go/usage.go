@@ -187,11 +187,17 @@ Exit status: 0; 1 when keyctl does not work here; 2 bad usage.
         pam_keyinit.so to pam_keyinit_go.so`,
 		help: `Switches PAM service files from pam_keyinit.so to pam_keyinit_go.so, and back.
 
-Without --apply or --revert it writes nothing: it prints, as a unified diff
-(patch -p0 applies it), what --apply would change. In every line that names
-pam_keyinit.so only the module name changes, to pam_keyinit_go.so: the
-control, the options, the place in the stack, comments and blanks stay. It
-reports, and leaves as they are:
+Without --apply or --revert it writes nothing: it prints, as a unified diff,
+what --apply would change, each file by the name given (absolute with the
+default --pam-dir). To apply it by hand: "patch -p1" in / (patch -p0 ignores
+absolute names), or "patch -p0" where a relative --pam-dir starts. patch
+refuses a file that is a symbolic link, as Fedora's system-auth is ("not a
+regular file"), and its --follow-symlinks puts a plain file in place of the
+link: --apply writes the file the link names and keeps the link.
+
+In every line that names pam_keyinit.so only the module name changes, to
+pam_keyinit_go.so: the control, the options, the place in the stack,
+comments and blanks stay. It reports, and leaves as they are:
   - lines that name the module by absolute path when that directory has no
     pam_keyinit_go.so (write the path of the installed module yourself);
   - lines inside pam-auth-update's managed block of the common-* files (use
