@@ -120,5 +120,5 @@ func pamConfigLine(svc Service, e Entry) []Finding {
 		Message: fmt.Sprintf("%s is written by pam-config, which writes it again from its own list of modules at every pam-config -a, -d or --update "+
 			"(package scripts run them) and drops this %s line, so sessions then get no keyring from it: "+
 			"put the line in the service files instead (sshd, login, su-l, systemd-user, a display manager's), first in their session stack; "+
-			"see pam_keyinit_go(8), OPENSUSE", path.Base(e.Pos.File), path.Base(e.Module))}}
+			"see pam_keyinit_go(8), DISTRIBUTIONS", path.Base(e.Pos.File), path.Base(e.Module))}}
 }
