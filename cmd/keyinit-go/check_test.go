@@ -119,6 +119,12 @@ testdata/pam.d/typo:1: error: unknown options "revoke=yes", "Debug" for pam_keyi
 	if out != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
+	// An info is printed and counted, and no exit status counts it.
+	out, _, code = keyinitGo(t, append(append([]string{"check", "--strict"}, fixtureFlags...), "krb5-between")...)
+	if code != 0 || !strings.Contains(out, "testdata/pam.d/krb5-between:5: info: service krb5-between: pam_keyinit_go.so is already in the session stack") ||
+		!strings.HasSuffix(out, "\n0 error(s), 0 warning(s), 1 info(s) in 2 keyinit line(s) of 1 service(s)\n") {
+		t.Errorf("check --strict krb5-between: exit %d; want 0, the info and its count:\n%s", code, out)
+	}
 	out, _, code = keyinitGo(t, append(append([]string{"check"}, fixtureFlags...), "common-session")...)
 	if code != 0 || out != "no pam_keyinit.so or pam_keyinit_go.so line in 1 service(s) (common-session)\n0 error(s), 0 warning(s) in 0 keyinit line(s) of 1 service(s)\n" {
 		t.Errorf("exit %d, output %q", code, out)
