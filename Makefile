@@ -258,7 +258,7 @@ $(DEB): $(MODULE) $(CORE) $(TOOL) $(HELPER) $(wildcard doc/*.8 packaging/* examp
 	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr
 	gzip -9n $(DEB_ROOT)/usr/share/man/man8/*.8
 	install -d -m 0755 $(DEB_ROOT)/usr/share/pam-configs $(DEB_DOC)/examples/pam.d
-	install -m 0644 packaging/keyinit-go.pam-config $(DEB_ROOT)/usr/share/pam-configs/keyinit-go
+	install -m 0644 packaging/keyinit-go.pam-auth-update $(DEB_ROOT)/usr/share/pam-configs/keyinit-go
 	{ sed -e '/^#/d' -e "s/@COPYRIGHT@/$$(sed -n '1s/^Copyright (c) //p' LICENSE)/" packaging/copyright.in; \
 	  sed -e '1,2d' -e 's/^$$/./' -e 's/^/ /' LICENSE; } > $(DEB_DOC)/copyright
 	chmod 0644 $(DEB_DOC)/copyright

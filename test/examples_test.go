@@ -15,7 +15,16 @@ import (
 )
 
 // The configuration examples the README and the manual page point to.
-var exampleServices = []string{"sshd", "login", "su-l", "runuser-l", "sudo", "systemd-user", "common-session", "su-l-krb5"}
+var exampleServices = []string{"sshd", "login", "su-l", "runuser-l", "sudo", "systemd-user", "common-session", "su-l-krb5",
+	"fedora-sshd", "fedora-su-l", "fedora-authselect-profile"}
+
+// The examples that are a distribution's whole file with its keyinit line
+// switched, and that file (cmd/keyinit-go/testdata/migrate/README says
+// where each comes from).
+var stockExamples = map[string]string{
+	"fedora-sshd": "cmd/keyinit-go/testdata/migrate/fedora/sshd",
+	"fedora-su-l": "cmd/keyinit-go/testdata/migrate/fedora/su-l",
+}
 
 // parsePamFile reads the module lines of a pam.d file with the parser
 // keyinit-go uses, and reports each line libpam would reject.
@@ -36,6 +45,8 @@ func parsePamFile(t *testing.T, path string) []pamconf.Line {
 // lines that parse, names pam_keyinit_go.so (the installed name, not a path)
 // as a session module (or, in su-l-krb5, also an auth module first) with
 // only options the module knows, and says in a comment where the line goes.
+// A whole distribution file (stockExamples) has the other lines of that
+// file, as they are there, and no pam_keyinit.so line.
 func TestExamplesParse(t *testing.T) {
 	dir := filepath.Join(harness.RepoRoot(t), "examples", "pam.d")
 	entries, err := os.ReadDir(dir)
@@ -57,7 +68,14 @@ func TestExamplesParse(t *testing.T) {
 		if len(lines) == 0 {
 			t.Errorf("%s has no module line", path)
 		}
+		stock, whole := stockExamples[name]
+		if whole {
+			sameAsStock(t, path, lines, filepath.Join(harness.RepoRoot(t), stock))
+		}
 		for _, l := range lines {
+			if whole && !pamconf.IsKeyinit(l.Module) {
+				continue
+			}
 			if l.Module != "pam_keyinit_go.so" || l.Type != "session" && (l.Type != "auth" || name != "su-l-krb5") {
 				t.Errorf("%s: line for %s %s; want only session lines for pam_keyinit_go.so", path, l.Type, l.Module)
 			}
@@ -68,6 +86,23 @@ func TestExamplesParse(t *testing.T) {
 		b, _ := os.ReadFile(path)
 		if !strings.Contains(string(b), "# Where:") {
 			t.Errorf("%s does not say where the line goes", path)
+		}
+	}
+}
+
+// sameAsStock: the example's lines are the stock file's, with
+// pam_keyinit.so switched to pam_keyinit_go.so and nothing else.
+func sameAsStock(t *testing.T, path string, lines []pamconf.Line, stock string) {
+	t.Helper()
+	want := parsePamFile(t, stock)
+	if len(lines) != len(want) {
+		t.Errorf("%s has %d module lines, %s %d", path, len(lines), stock, len(want))
+		return
+	}
+	for i, l := range lines {
+		w := strings.Replace(want[i].Text(), " pam_keyinit.so ", " pam_keyinit_go.so ", 1)
+		if l.Text() != w {
+			t.Errorf("%s: %q where %s has %q", path, l.Text(), stock, want[i].Text())
 		}
 	}
 }
@@ -88,6 +123,9 @@ func TestExamplesLoad(t *testing.T) {
 			var body strings.Builder
 			var revoke, auth bool
 			for _, l := range lines {
+				if !pamconf.IsKeyinit(l.Module) {
+					continue // the rest of a whole distribution file
+				}
 				auth = auth || l.Type == "auth"
 				body.WriteString(strings.Join(append([]string{l.Type, l.Control, harness.Module(t)}, l.Args...), " ") + "\n")
 				revoke = revoke || keyinit.ParseOptions(l.Args).Revoke
@@ -119,5 +157,63 @@ func TestExamplesLoad(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestFedoraExamplesInATree: on a stock Fedora tree (authselect 1.7.1's
+// files, linked as authselect links them), fedora-sshd and fedora-su-l in
+// place of sshd and su-l, and authselect's files as the custom profile of
+// fedora-authselect-profile makes them, "check" finds nothing in sshd, su-l
+// and su: the lines a stack reaches twice are the same module, and the
+// service's own line comes first. The profile example's line is the one
+// authselect generates from the profile the recipe makes.
+func TestFedoraExamplesInATree(t *testing.T) {
+	root := harness.RepoRoot(t)
+	dir := filepath.Join(root, "cmd", "keyinit-go", "testdata", "stock", "fedora", "pam.d")
+	examples := filepath.Join(root, "examples", "pam.d")
+	profileLine := parsePamFile(t, filepath.Join(examples, "fedora-authselect-profile"))[0].Text()
+	read := func(p string) ([]byte, error) {
+		switch filepath.Base(filepath.Dir(p)) + "/" + filepath.Base(p) {
+		case "pam.d/sshd", "pam.d/su-l":
+			return os.ReadFile(filepath.Join(examples, "fedora-"+filepath.Base(p)))
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && filepath.Base(filepath.Dir(p)) == "authselect" {
+			// The recipe's sed, which authselect's generated files follow.
+			b = []byte(strings.ReplaceAll(string(b), "pam_keyinit.so", "pam_keyinit_go.so"))
+		}
+		return b, err
+	}
+	l := pamconf.Loader{Dir: dir, ReadFile: read, RealPath: func(p string) string {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return r
+		}
+		return p
+	}}
+	c := pamconf.Checker{ModuleDir: filepath.Join(root, "cmd", "keyinit-go", "testdata", "modules"), Exists: func(p string) bool {
+		_, err := os.Stat(p)
+		return err == nil
+	}}
+	for _, name := range []string{"sshd", "su-l", "su"} {
+		svc, fs := l.Load(name, filepath.Join(dir, name))
+		fs = append(fs, c.Check(svc)...)
+		for _, f := range fs {
+			t.Errorf("%s: %s", name, f)
+		}
+		var keyinit []string
+		for _, e := range svc.Stack("session") {
+			if pamconf.IsKeyinit(e.Module) {
+				keyinit = append(keyinit, e.Text())
+				if e.Module != pamconf.GoModule {
+					t.Errorf("%s: %s still names %s", name, e.Pos, e.Module)
+				}
+			}
+		}
+		if want := map[string]int{"sshd": 2, "su-l": 2, "su": 1}[name]; len(keyinit) != want {
+			t.Errorf("%s: session stack has keyinit lines %q; want %d", name, keyinit, want)
+		}
+		if last := keyinit[len(keyinit)-1]; last != profileLine {
+			t.Errorf("%s: authselect's line is %q; fedora-authselect-profile has %q", name, last, profileLine)
+		}
 	}
 }

@@ -80,6 +80,7 @@ func checkAll(targets []checkTarget, pamDir, moduleDir string, limits *limitscon
 		rep.Findings = []pamconf.Finding{}
 	}
 	rep.Errors, rep.Warnings = pamconf.Count(rep.Findings)
+	rep.Infos = pamconf.Infos(rep.Findings)
 
 	return rep
 }

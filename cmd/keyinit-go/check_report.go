@@ -18,6 +18,7 @@ type checkReport struct {
 	Findings   []pamconf.Finding `json:"findings"`
 	Errors     int               `json:"errors"`
 	Warnings   int               `json:"warnings"`
+	Infos      int               `json:"infos"` // worth knowing, nothing to do; --strict ignores them
 }
 
 type keyinitLine struct {
@@ -41,6 +42,10 @@ func (r *checkReport) writeText(w io.Writer) {
 			fmt.Fprintln(w, f)
 		}
 	}
-	fmt.Fprintf(w, "%d error(s), %d warning(s) in %d keyinit line(s) of %d service(s)\n",
-		r.Errors, r.Warnings, len(r.Lines), len(r.Services))
+	infos := ""
+	if r.Infos > 0 {
+		infos = fmt.Sprintf(", %d info(s)", r.Infos)
+	}
+	fmt.Fprintf(w, "%d error(s), %d warning(s)%s in %d keyinit line(s) of %d service(s)\n",
+		r.Errors, r.Warnings, infos, len(r.Lines), len(r.Services))
 }

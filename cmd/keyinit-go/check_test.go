@@ -42,7 +42,8 @@ func TestCheckAllFixtures(t *testing.T) {
 		"testdata/pam.d/gdm-password:3 warning no-revoke",
 		"testdata/pam.d/include-missing:1 error include",
 		"testdata/pam.d/keyinit-go-session:1 error c-and-go",
-		"testdata/pam.d/keyinit-go-session:1 warning duplicate",
+		"testdata/pam.d/krb5-between:5 info duplicate",
+		"testdata/pam.d/krb5-force-later:5 warning after-key-module",
 		"testdata/pam.d/login:2 warning no-revoke",
 		"testdata/pam.d/loop:2 error include",
 		"testdata/pam.d/missing-required:1 error module-missing",
@@ -57,15 +58,16 @@ func TestCheckAllFixtures(t *testing.T) {
 		"testdata/pam.d/syntax:3 error unknown-option",
 		"testdata/pam.d/syntax:6 error syntax",
 		"testdata/pam.d/typo:1 error unknown-option",
+		"testdata/pam.d/xrdp-sesman:4 warning no-force",
 	}
 	if got := findingKeys(rep); !reflect.DeepEqual(got, want) {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if rep.Errors != 11 || rep.Warnings != 10 {
-		t.Errorf("%d errors, %d warnings; want 11, 10", rep.Errors, rep.Warnings)
+	if rep.Errors != 11 || rep.Warnings != 11 || rep.Infos != 1 {
+		t.Errorf("%d errors, %d warnings, %d infos; want 11, 11, 1", rep.Errors, rep.Warnings, rep.Infos)
 	}
-	if len(rep.Services) != 19 {
-		t.Errorf("services %q; want the 19 fixture files (symlinks too)", rep.Services)
+	if len(rep.Services) != 23 {
+		t.Errorf("services %q; want the 23 fixture files (symlinks too)", rep.Services)
 	}
 	// keyinit-go-session:1 is reached from both, dup and itself; typo:1
 	// from typo and the symlink to it.
@@ -117,6 +119,12 @@ testdata/pam.d/typo:1: error: unknown options "revoke=yes", "Debug" for pam_keyi
 	if out != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
+	// An info is printed and counted, and no exit status counts it.
+	out, _, code = keyinitGo(t, append(append([]string{"check", "--strict"}, fixtureFlags...), "krb5-between")...)
+	if code != 0 || !strings.Contains(out, "testdata/pam.d/krb5-between:5: info: service krb5-between: pam_keyinit_go.so is already in the session stack") ||
+		!strings.HasSuffix(out, "\n0 error(s), 0 warning(s), 1 info(s) in 2 keyinit line(s) of 1 service(s)\n") {
+		t.Errorf("check --strict krb5-between: exit %d; want 0, the info and its count:\n%s", code, out)
+	}
 	out, _, code = keyinitGo(t, append(append([]string{"check"}, fixtureFlags...), "common-session")...)
 	if code != 0 || out != "no pam_keyinit.so or pam_keyinit_go.so line in 1 service(s) (common-session)\n0 error(s), 0 warning(s) in 0 keyinit line(s) of 1 service(s)\n" {
 		t.Errorf("exit %d, output %q", code, out)
@@ -151,7 +159,7 @@ func TestCheckSystemService(t *testing.T) {
 		t.Errorf("exit %d; want 1 (both modules in one stack)", code)
 	}
 	p := svc.Path()
-	want := []string{p + ":2 error c-and-go", p + ":3 warning duplicate", p + ":3 warning module-missing"}
+	want := []string{p + ":2 error c-and-go", p + ":3 info duplicate", p + ":3 warning module-missing"}
 	if got := findingKeys(rep); !reflect.DeepEqual(got, want) {
 		t.Errorf("findings %q; want %q", got, want)
 	}

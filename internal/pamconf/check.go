@@ -37,13 +37,15 @@ func (c Checker) Check(svc Service) []Finding {
 		}
 		fs = append(fs, c.moduleMissing(e)...)
 		fs = append(fs, c.untrustedCore(e)...)
-		fs = append(fs, sharedHost(svc.Name, e)...)
+		fs = append(fs, pamConfigLine(svc, e)...)
 	}
+	fs = append(fs, sharedHost(svc)...)
 	for _, typ := range []string{"auth", "session"} {
 		fs = append(fs, stackOrder(svc.Name, svc.Stack(typ))...)
 	}
 	fs = append(fs, KeysBeforeSession(svc)...)
-	return append(fs, c.runtimeLimits(svc)...)
+	fs = append(fs, c.runtimeLimits(svc)...)
+	return adviseGenerated(svc.Generated, fs)
 }
 
 func unknownOptions(e Entry) []Finding {
@@ -126,53 +128,118 @@ func (c Checker) untrustedCore(e Entry) []Finding {
 }
 
 // sharedHost: services whose host keeps or reuses its process need force and
-// revoke (see SharedHostServices).
-func sharedHost(service string, e Entry) []Finding {
-	if e.Type != "session" || !IsSharedHost(service) {
+// revoke (see SharedHostServices). The session stack is judged as a whole,
+// as the modules run it: a handle makes its keyring once, a later line's
+// force replaces a keyring the earlier lines kept, and a later line's
+// revoke revokes the keyring the handle made (keyinit/session.go), so the
+// stack has force or revoke if any of its keyinit lines has it. The
+// finding is at the stack's first keyinit line, the one that makes the
+// keyring; when that line is in a file other services include too
+// (system-auth, common-session), at the line of the service's own file
+// that includes it: the fix is a line in the service's file, since force
+// in the shared file would reach every service that includes it (plain su
+// and sudo too), and the shared file may be one a tool writes (authselect).
+func sharedHost(svc Service) []Finding {
+	if !IsSharedHost(svc.Name) {
 		return nil
 	}
-	o := keyinit.ParseOptions(e.Args)
-	var fs []Finding
-	if !o.Revoke {
-		fs = append(fs, Finding{Pos: e.Pos, Severity: Warning, Code: CodeNoRevoke, Service: service,
-			Message: fmt.Sprintf("service %s: no \"revoke\": the session keyring outlives the session in the host process and in processes left behind (add revoke, as Debian does for sshd and login)", service)})
+	var first *Entry
+	var force, revoke bool
+	for _, e := range svc.Stack("session") {
+		if !IsKeyinit(e.Module) {
+			continue
+		}
+		if first == nil {
+			first = &e
+		}
+		o := keyinit.ParseOptions(e.Args)
+		force, revoke = force || o.Force, revoke || o.Revoke
 	}
-	if !o.Force {
-		fs = append(fs, Finding{Pos: e.Pos, Severity: Warning, Code: CodeNoForce, Service: service,
-			Message: fmt.Sprintf("service %s: no \"force\": if the host process already has a session keyring (systemd gives services one), the user's session keeps the host's keyring (add force)", service)})
+	if first == nil || force && revoke {
+		return nil
+	}
+	pos := first.Pos
+	fix := func(option string) string { return " (add " + option + ")" }
+	if len(first.Via) > 0 {
+		pos = first.Via[0]
+		fix = func(string) string {
+			return fmt.Sprintf("; its keyinit line is %s (%s), which every service that includes %s shares: "+
+				"put \"session optional %s force revoke\" in %s before this line, not an option in the shared file",
+				first.Pos, first.Text(), path.Base(first.Pos.File), path.Base(first.Module), path.Base(pos.File))
+		}
+	}
+	var fs []Finding
+	if !revoke {
+		fs = append(fs, Finding{Pos: pos, Severity: Warning, Code: CodeNoRevoke, Service: svc.Name,
+			Message: fmt.Sprintf("service %s: no \"revoke\": the session keyring outlives the session in the host process and in processes left behind%s",
+				svc.Name, fix("revoke, as Debian does for sshd and login"))})
+	}
+	if !force {
+		fs = append(fs, Finding{Pos: pos, Severity: Warning, Code: CodeNoForce, Service: svc.Name,
+			Message: fmt.Sprintf("service %s: no \"force\": if the host process already has a session keyring (systemd gives services one), the user's session keeps the host's keyring%s",
+				svc.Name, fix("force"))})
 	}
 	return fs
 }
 
 // stackOrder checks the order of one type's flattened stack: keyinit lines
 // after modules that add keys, and more than one keyinit line.
+//
+// A later line of the same module makes no keyring of its own: the handle
+// made its keyring at the first line, or the first line kept the thread's
+// own keyring and a later line without force decides the same. Only a
+// later line with force, after lines without, can still make one (it
+// replaces a keyring they kept). Lines that can make a keyring are judged
+// for the key modules before them; the others are not, since the keys
+// land in the keyring that stays.
+//
+// A line that makes no keyring of its own is harmless. When it is reached
+// from another file (the service's own line, then system-auth's through
+// "include", as Fedora and RHEL ship every login service; runuser-l then
+// runuser in Debian) it is how layered files work: the shared file needs
+// its line for the services that have none, the service its line for
+// force. That is no finding. Two such lines in one file are an info: one
+// would say the same.
 func stackOrder(service string, stack []Entry) []Finding {
 	var fs []Finding
 	var first *Entry
+	seen := map[string]*Entry{} // each module's first line
+	forced := map[string]bool{} // an earlier line of the module has force
 	for i := range stack {
 		e := stack[i]
 		if !IsKeyinit(e.Module) {
 			continue
 		}
-		for _, prev := range stack[:i] {
-			if why, ok := KeyModules[path.Base(prev.Module)]; ok {
-				fs = append(fs, Finding{Pos: e.Pos, Severity: Warning, Code: CodeAfterKeys, Service: service,
-					Message: fmt.Sprintf("service %s: %s comes after %s (%s), which %s; the new session keyring will not hold those keys: move the keyinit line above it",
-						service, path.Base(e.Module), path.Base(prev.Module), prev.Pos, why)})
+		name := path.Base(e.Module)
+		force := keyinit.ParseOptions(e.Args).Force
+		earlier, again := seen[name]
+		acts := !again || force && !forced[name]
+		if acts {
+			for _, prev := range stack[:i] {
+				if why, ok := KeyModules[path.Base(prev.Module)]; ok {
+					fs = append(fs, Finding{Pos: e.Pos, Severity: Warning, Code: CodeAfterKeys, Service: service,
+						Message: fmt.Sprintf("service %s: %s comes after %s (%s), which %s; the new session keyring will not hold those keys: move the keyinit line above it",
+							service, name, path.Base(prev.Module), prev.Pos, why)})
+				}
 			}
+		}
+		forced[name] = forced[name] || force
+		if !again {
+			seen[name] = &stack[i]
 		}
 		if first == nil {
 			first = &stack[i]
 			continue
 		}
-		if path.Base(first.Module) != path.Base(e.Module) {
+		switch {
+		case path.Base(first.Module) != name:
 			fs = append(fs, Finding{Pos: e.Pos, Severity: Error, Code: CodeBothModules, Service: service,
 				Message: fmt.Sprintf("service %s: both pam_keyinit.so and pam_keyinit_go.so in the %s stack (the other at %s): with force the second replaces the first one's keyring, without it does nothing; keep only pam_keyinit_go.so",
 					service, e.Type, first.Pos)})
-		} else {
-			fs = append(fs, Finding{Pos: e.Pos, Severity: Warning, Code: CodeDuplicate, Service: service,
-				Message: fmt.Sprintf("service %s: %s is already in the %s stack at %s; this line makes no keyring of its own (harmless, as in Debian's runuser-l): keep one line so the stack says what it does",
-					service, path.Base(e.Module), e.Type, first.Pos)})
+		case !acts && earlier.Pos.File == e.Pos.File && earlier.Pos != e.Pos:
+			fs = append(fs, Finding{Pos: e.Pos, Severity: Info, Code: CodeDuplicate, Service: service,
+				Message: fmt.Sprintf("service %s: %s is already in the %s stack at %s, in the same file; this line makes no keyring of its own (harmless): one line would say the same",
+					service, name, e.Type, earlier.Pos)})
 		}
 	}
 	return fs

@@ -48,7 +48,12 @@ func TestFixtures(t *testing.T) {
 		"missing-silent":   {"missing-silent:1 warning module-missing"},
 		"after-krb5":       {"after-krb5:3 warning after-key-module", "after-krb5:3 warning after-key-module"},
 		"both":             {"keyinit-go-session:1 error c-and-go"},
-		"dup":              {"keyinit-go-session:1 warning duplicate"},
+		// The second line is another file's (through substack), as
+		// Fedora's system-auth after a service's own line: no finding.
+		"dup":              nil,
+		"krb5-between":     {"krb5-between:5 info duplicate"},
+		"krb5-force-later": {"krb5-force-later:5 warning after-key-module"},
+		"xrdp-sesman":      {"xrdp-sesman:4 warning no-force"},
 		"syntax": {
 			"syntax:1 error syntax",
 			"syntax:2 error syntax",
@@ -80,7 +85,10 @@ func TestFindingMessages(t *testing.T) {
 		{"after-krb5", []string{"service after-krb5: pam_keyinit_go.so comes after pam_krb5.so (" + fixtures + "/pam.d/after-krb5:1)"}},
 		{"after-krb5", []string{"after pam_fscrypt.so (" + fixtures + "/pam.d/krb5-session:2)"}},
 		{"both", []string{"service both", "(the other at " + fixtures + "/pam.d/both:1)", "keep only pam_keyinit_go.so"}},
-		{"login", []string{"service login", `no "revoke"`}},
+		{"login", []string{"service login", `no "revoke"`, "(add revoke, as Debian does"}},
+		{"xrdp-sesman", []string{`service xrdp-sesman: no "force"`, "its keyinit line is " + fixtures + "/pam.d/shared-session:2 (session optional pam_keyinit.so revoke)",
+			`put "session optional pam_keyinit.so force revoke" in xrdp-sesman before this line`}},
+		{"krb5-between", []string{"already in the session stack at " + fixtures + "/pam.d/krb5-between:3, in the same file", "makes no keyring of its own"}},
 		{"loop", []string{"includes itself"}},
 		{"include-missing", []string{"no-such-file", "create it or remove the line"}},
 		{"syntax", []string{`unknown control "maybe"`}},
@@ -139,6 +147,10 @@ func TestTidyAndCount(t *testing.T) {
 	}
 	if e, w := Count(got); e != 1 || w != 1 {
 		t.Errorf("Count = %d, %d", e, w)
+	}
+	i := Finding{Pos: Pos{"c", 1}, Severity: Info, Code: "z", Message: "m"}
+	if e, w := Count(append(got, i)); e != 1 || w != 1 || Infos(append(got, i)) != 1 {
+		t.Errorf("with an info: Count = %d, %d, Infos = %d; want 1, 1, 1", e, w, Infos(append(got, i)))
 	}
 	if s := b.String(); s != "a:9: error: m [y]" {
 		t.Errorf("String = %q", s)

@@ -6,18 +6,23 @@ import (
 	"sort"
 )
 
-// Severity says whether a finding breaks what the admin meant (Error) or is
-// a risk worth a look (Warning).
+// Severity says whether a finding breaks what the admin meant (Error), is
+// a risk the admin should act on (Warning), or is only worth knowing, with
+// nothing to do (Info: never counted by --strict).
 type Severity int
 
 const (
 	Warning Severity = iota
 	Error
+	Info
 )
 
 func (s Severity) String() string {
-	if s == Error {
+	switch s {
+	case Error:
 		return "error"
+	case Info:
+		return "info"
 	}
 	return "warning"
 }
@@ -34,6 +39,8 @@ func (s *Severity) UnmarshalJSON(b []byte) error {
 		*s = Error
 	case "warning":
 		*s = Warning
+	case "info":
+		*s = Info
 	default:
 		return fmt.Errorf("unknown severity %q", v)
 	}
@@ -70,6 +77,9 @@ const (
 	CodeLowLimitAfter = "low-limit-after" // pam_limits after it: the process's mappings fail
 	// A module stores keys at setcred with no pam_keyinit_go.so auth line before it.
 	CodeKeysBeforeSession = "keys-before-session"
+	// A keyinit line in a file a tool writes again from its own list of
+	// modules, which drops the line (openSUSE's pam-config: generated.go).
+	CodeGenerated = "generated-file"
 )
 
 // Tidy sorts findings by file, line and code and drops repeats: a line in
@@ -99,14 +109,73 @@ func Tidy(fs []Finding) []Finding {
 	return out
 }
 
-// Count returns the number of errors and warnings.
+// Count returns the number of errors and warnings (infos are neither).
 func Count(fs []Finding) (errors, warnings int) {
 	for _, f := range fs {
-		if f.Severity == Error {
+		switch f.Severity {
+		case Error:
 			errors++
-		} else {
+		case Warning:
 			warnings++
 		}
 	}
 	return errors, warnings
+}
+
+// Infos returns the number of infos.
+func Infos(fs []Finding) int {
+	n := 0
+	for _, f := range fs {
+		if f.Severity == Info {
+			n++
+		}
+	}
+	return n
+}
+
+// Codes of findings that presume their line makes the session keyring of
+// the service they name: no-force and no-revoke ask for an option so that
+// the keyring it makes is right, after-key-module says the keyring it makes
+// loses keys, c-and-go says it makes one beside the other module's.
+var presumesKeyring = map[string]bool{CodeNoForce: true, CodeNoRevoke: true, CodeAfterKeys: true, CodeBothModules: true}
+
+// Codes of findings that say their line makes no keyring of its own in the
+// service they name.
+var saysNoKeyring = map[string]bool{CodeDuplicate: true}
+
+// Contradictions lists, one line each, the pairs of findings that
+// contradict each other: at the same line and for the same service, one
+// that presumes the line makes the session keyring and one that says it
+// makes none of its own (a no-force warning on a line the same report
+// calls a duplicate); or the same code at the same line, for the same
+// service, at two severities. A report must have none.
+func Contradictions(fs []Finding) []string {
+	type at struct {
+		pos     Pos
+		service string
+	}
+	byLine := map[at][]Finding{}
+	var keys []at
+	for _, f := range fs {
+		k := at{f.Pos, f.Service}
+		if byLine[k] == nil {
+			keys = append(keys, k)
+		}
+		byLine[k] = append(byLine[k], f)
+	}
+	var out []string
+	for _, k := range keys {
+		group := byLine[k]
+		for i, a := range group {
+			for _, b := range group[i+1:] {
+				switch {
+				case presumesKeyring[a.Code] && saysNoKeyring[b.Code], saysNoKeyring[a.Code] && presumesKeyring[b.Code]:
+					out = append(out, fmt.Sprintf("%s (service %s): %s and %s: one presumes the line makes the keyring, the other says it makes none", k.pos, k.service, a.Code, b.Code))
+				case a.Code == b.Code && a.Severity != b.Severity:
+					out = append(out, fmt.Sprintf("%s (service %s): %s both as %s and as %s", k.pos, k.service, a.Code, a.Severity, b.Severity))
+				}
+			}
+		}
+	}
+	return out
 }

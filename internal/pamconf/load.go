@@ -18,6 +18,9 @@ type Service struct {
 	Name    string
 	File    string
 	Entries []Entry // every module line, in order, of every type
+	// Generated: the files read (as in Pos.File) that a tool writes and
+	// rewrites (authselect's system-auth, pam-config's common-session-pc).
+	Generated map[string]Generator
 }
 
 // Stack is the service's lines of one type, in the order libpam runs them.
@@ -48,10 +51,10 @@ const maxIncludeDepth = 16
 // Load reads the service file and everything it includes. Problems with the
 // files themselves (syntax, missing includes, loops) come back as findings.
 func (l Loader) Load(name, file string) (Service, []Finding) {
-	svc := Service{Name: name, File: file}
+	svc := Service{Name: name, File: file, Generated: map[string]Generator{}}
 	var fs []Finding
 	l.load(&svc, &fs, file, "", nil, false)
-	return svc, fs
+	return svc, adviseGenerated(svc.Generated, fs)
 }
 
 // load appends the lines of file of type typ ("" for all types) to svc.
@@ -66,6 +69,9 @@ func (l Loader) load(svc *Service, fs *[]Finding, file, typ string, via []Pos, s
 				Message: fmt.Sprintf("cannot read the service file: %v", err)})
 		}
 		return // the include line reports it
+	}
+	if g := GeneratedBy(file, data); g != "" {
+		svc.Generated[file] = g
 	}
 	lines, bad := Parse(file, data)
 	*fs = append(*fs, bad...)
