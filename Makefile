@@ -113,11 +113,20 @@ $(MODULE): $(FRONT_SOURCES) build/securedir build/target
 # time make asks: with a build ID it would keep a core.so it thinks up to
 # date after a change of pam/core.map alone, a file go does not know.
 # -checklinkname=0: pam/sysmon_sleep.go sets runtime.forcegcperiod.
+# -X runtime.godebugDefault replaces the string the go command links in:
+# the godebug defaults of this module's go line, as the toolchain at work
+# computes them (go list's DefaultGODEBUG: a newer Go keeps what it changed
+# at the old values for an older go line; go1.27 adds
+# "tracebacklabels=0,x509sslcertoverrideplatform=0" for go 1.26). So they
+# come first, then $(CORE_GODEBUG), which wins where both name a setting
+# (the runtime reads the string left to right). The x that ends what go
+# list prints makes a failed go list an error, not an empty default.
 CORE_LDFLAGS := -Wl,--wrap=sigaction
+godebug_defaults = $(patsubst %x,%,$(or $(shell $(GO) list $(if $(1),-tags $(1)) -f '{{with .DefaultGODEBUG}}{{.}},{{end}}x' ./pam),$(error go list ./pam failed: the core's godebug defaults are unknown)))
 define go_core
 	@mkdir -p $(dir $(1))
 	CGO_ENABLED=1 $(GO) build $(if $(2),-tags $(2)) -buildmode=c-shared -trimpath \
-	    -ldflags "-s -w -buildid= -checklinkname=0 -E kig_core_rt0 -X=runtime.godebugDefault=$(CORE_GODEBUG) -extldflags '-Wl,--version-script=$(CURDIR)/pam/core.map -Wl,--build-id=sha1 $(CORE_LDFLAGS) $(HARDEN_LDFLAGS)'" -o $(1) ./pam
+	    -ldflags "-s -w -buildid= -checklinkname=0 -E kig_core_rt0 -X=runtime.godebugDefault=$(call godebug_defaults,$(2))$(CORE_GODEBUG) -extldflags '-Wl,--version-script=$(CURDIR)/pam/core.map -Wl,--build-id=sha1 $(CORE_LDFLAGS) $(HARDEN_LDFLAGS)'" -o $(1) ./pam
 	rm -f $(basename $(1)).h
 endef
 $(CORE): $(SOURCES) build/target
