@@ -40,6 +40,16 @@ export CGO_LDFLAGS := $(HARDEN_LDFLAGS)
 # The architecture the build is for: GOARCH when given (a cross build:
 # "make GOARCH=arm64 CC=aarch64-linux-gnu-gcc"), else Go's own.
 TARGET_GOARCH := $(or $(GOARCH),$(shell GOARCH= $(GO) env GOARCH))
+# The architectures the module builds for (pam/rt0 has an entry for each),
+# as GOARCH:Debian:RPM:the CPU of $(CC) -dumpmachine.
+ARCH_NAMES := amd64:amd64:x86_64:x86_64 arm64:arm64:aarch64:aarch64 ppc64le:ppc64el:ppc64le:powerpc64le \
+              s390x:s390x:s390x:s390x riscv64:riscv64:riscv64:riscv64
+arch_name = $(word $(1),$(subst :, ,$(filter $(TARGET_GOARCH):%,$(ARCH_NAMES))))
+DEB_ARCH := $(call arch_name,2)
+RPM_ARCH := $(call arch_name,3)
+# The target's binutils: install -s and rpmbuild strip with them.
+STRIP    ?= $(shell $(CC) -print-prog-name=strip)
+OBJDUMP  ?= $(shell $(CC) -print-prog-name=objdump)
 
 # libpam loads modules from its own directory whatever PREFIX is, so the
 # module goes where the target's libpam looks: internal/pamdir, which the
@@ -54,9 +64,26 @@ endif
 # Debian packages the build, the tests and the demo use.
 DEB_DEPS := gcc make patch strace libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps man-db groff-base lintian rpm rpmlint \
             krb5-kdc krb5-admin-server krb5-user libpam-krb5
+# The cross builds of test/cross_test.go: a compiler and C library for each
+# other architecture of ARCH_NAMES (packages of this machine's, no foreign
+# dpkg architecture: the test links against a stub of libpam's symbols),
+# and qemu-user-static, which starts each cross-built core. Installed after
+# the rest; one that cannot be installed does not stop make: the test says
+# what is missing, and fails under CI.
+CROSS_DEB_DEPS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross \
+                  gcc-s390x-linux-gnu libc6-dev-s390x-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user-static
 
 .PHONY: all deps test test-programs fuzz demo bench clean keyinit-go mutate
 all: $(MODULE) $(CORE) $(TOOL) $(HELPER)
+
+# Every output is built again when the target or the compiler changes
+# (build/target): one tree may be built for another GOARCH in turn. CC must
+# build for GOARCH: a cross build without a cross compiler stops here.
+build/target: FORCE
+	$(if $(call arch_name,4),,$(error GOARCH=$(TARGET_GOARCH) is not one the module builds for (ARCH_NAMES)))
+	$(if $(filter $(call arch_name,4)-%,$(shell $(CC) -dumpmachine)),,$(error CC=$(CC) builds for $(shell $(CC) -dumpmachine), not GOARCH=$(TARGET_GOARCH): pass CC=$(call arch_name,4)-linux-gnu-gcc))
+	@mkdir -p build
+	@echo '$(TARGET_GOARCH) $(CC)' | cmp -s - $@ || echo '$(TARGET_GOARCH) $(CC)' > $@
 
 # build/securedir rebuilds the front when SECUREDIR changes: the installed
 # core's path is built into it. -z nodelete: pam_end would unload the front
@@ -70,7 +97,7 @@ define front
 	    -DKIG_CORE_PATH='"$(2)"' -DKIG_CORE_GODEBUG='"$(CORE_GODEBUG)"' \
 	    -o $(1) $(filter %.c,$(FRONT_SOURCES)) -s -Wl,--version-script=pam/front/pam_keyinit_go.map -Wl,-z,nodelete $(HARDEN_LDFLAGS) -lpam
 endef
-$(MODULE): $(FRONT_SOURCES) build/securedir
+$(MODULE): $(FRONT_SOURCES) build/securedir build/target
 	$(call front,$@,$(SECUREDIR)/pam_keyinit_go/core.so)
 
 # go_core OUTPUT [TAGS]: the Go core, exporting only its C entry points.
@@ -86,21 +113,30 @@ $(MODULE): $(FRONT_SOURCES) build/securedir
 # time make asks: with a build ID it would keep a core.so it thinks up to
 # date after a change of pam/core.map alone, a file go does not know.
 # -checklinkname=0: pam/sysmon_sleep.go sets runtime.forcegcperiod.
+# -X runtime.godebugDefault replaces the string the go command links in:
+# the godebug defaults of this module's go line, as the toolchain at work
+# computes them (go list's DefaultGODEBUG: a newer Go keeps what it changed
+# at the old values for an older go line; go1.27 adds
+# "tracebacklabels=0,x509sslcertoverrideplatform=0" for go 1.26). So they
+# come first, then $(CORE_GODEBUG), which wins where both name a setting
+# (the runtime reads the string left to right). The x that ends what go
+# list prints makes a failed go list an error, not an empty default.
 CORE_LDFLAGS := -Wl,--wrap=sigaction
+godebug_defaults = $(patsubst %x,%,$(or $(shell $(GO) list $(if $(1),-tags $(1)) -f '{{with .DefaultGODEBUG}}{{.}},{{end}}x' ./pam),$(error go list ./pam failed: the core's godebug defaults are unknown)))
 define go_core
 	@mkdir -p $(dir $(1))
 	CGO_ENABLED=1 $(GO) build $(if $(2),-tags $(2)) -buildmode=c-shared -trimpath \
-	    -ldflags "-s -w -buildid= -checklinkname=0 -E kig_core_rt0 -X=runtime.godebugDefault=$(CORE_GODEBUG) -extldflags '-Wl,--version-script=$(CURDIR)/pam/core.map -Wl,--build-id=sha1 $(CORE_LDFLAGS) $(HARDEN_LDFLAGS)'" -o $(1) ./pam
+	    -ldflags "-s -w -buildid= -checklinkname=0 -E kig_core_rt0 -X=runtime.godebugDefault=$(call godebug_defaults,$(2))$(CORE_GODEBUG) -extldflags '-Wl,--version-script=$(CURDIR)/pam/core.map -Wl,--build-id=sha1 $(CORE_LDFLAGS) $(HARDEN_LDFLAGS)'" -o $(1) ./pam
 	rm -f $(basename $(1)).h
 endef
-$(CORE): $(SOURCES)
+$(CORE): $(SOURCES) build/target
 	$(call go_core,$@)
 
 # The companion command: what a PAM service does to keyrings (cmd/keyinit-go).
 # It looks for its helper next to itself, then at HELPER_PATH, which is
 # linked in; build/keyinit-go.helper-path rebuilds it when PREFIX changes.
 keyinit-go: $(TOOL) $(HELPER)
-$(TOOL): $(TOOL_SOURCES) build/keyinit-go.helper-path
+$(TOOL): $(TOOL_SOURCES) build/keyinit-go.helper-path build/target
 	CGO_ENABLED=1 $(GO) build -trimpath -buildmode=pie \
 		-ldflags "-s -w -X main.installedHelper=$(HELPER_PATH)" -o $@ ./cmd/keyinit-go
 # Every front is built after this: an empty SECUREDIR would build in a core
@@ -112,7 +148,7 @@ build/securedir: FORCE
 build/keyinit-go.helper-path: FORCE
 	@mkdir -p build
 	@echo '$(HELPER_PATH)' | cmp -s - $@ || echo '$(HELPER_PATH)' > $@
-$(HELPER): cmd/keyinit-go/tryhelper/keyinit-go-try.c
+$(HELPER): cmd/keyinit-go/tryhelper/keyinit-go-try.c build/target
 	@mkdir -p build
 	$(CC) $(HARDEN_CFLAGS) -Wall -Wextra -Werror $(HARDEN_LDFLAGS) -o $@ $< -lpam
 .PHONY: FORCE
@@ -129,10 +165,19 @@ deps:
 			pam-auth-update --disable krb5; \
 		fi; \
 	fi
+	@missing=$$(for p in $(CROSS_DEB_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+		echo "installing (cross builds): $$missing"; \
+		apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing || \
+		for p in $$missing; do \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$p || echo "deps: cannot install $$p: test/cross_test.go will say what it lacks" >&2; \
+		done; \
+	fi; true
 
 # C programs the integration tests run (test/hosts/*.c -> build/test/*).
 TEST_PROGRAMS := $(patsubst test/hosts/%.c,build/test/%,$(wildcard test/hosts/*.c))
-build/test/%: test/hosts/%.c test/hosts/keyquota.h test/hosts/seccomp_rules.h test/hosts/threads.h test/hosts/host_pam.h
+build/test/%: test/hosts/%.c test/hosts/keyquota.h test/hosts/seccomp_rules.h test/hosts/threads.h test/hosts/host_pam.h build/target
 	@mkdir -p build/test
 	$(CC) -O2 -Wall -Wextra -pthread -DKIG_CORE_GODEBUG='"$(CORE_GODEBUG)"' -o $@ $< -lpam
 test-programs: $(TEST_PROGRAMS)
@@ -145,14 +190,14 @@ PANIC_CORE   := build/test/panic/pam_keyinit_go/core.so
 $(PANIC_MODULE): $(MODULE)
 	@mkdir -p $(dir $@)
 	cp $< $@
-$(PANIC_CORE): $(SOURCES)
+$(PANIC_CORE): $(SOURCES) build/target
 	$(call go_core,$@,kigtestpanic)
 
 # The front with no core anywhere (test/fallback_test.go): every hook that
 # makes a keyring takes the plain keyinit in C (pam/front/plain_keyinit.c).
 # Never installed.
 NOGO_MODULE := build/test/nogo/pam_keyinit_go.so
-$(NOGO_MODULE): $(FRONT_SOURCES)
+$(NOGO_MODULE): $(FRONT_SOURCES) build/target
 	$(call front,$@,/nonexistent/pam_keyinit_go/core.so)
 
 # Runs each fuzz target of keyinit/ for a fixed number of inputs (a few
@@ -218,7 +263,7 @@ install: $(MODULE) $(CORE) $(TOOL) $(HELPER)
 	install -m 0644 $(INSTALL_OWNER) doc/pam_keyinit_go.8 $(DESTDIR)$(MANDIR)/man8/pam_keyinit_go.8
 	install -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(dir $(HELPER_PATH))
 	install -m 0755 $(INSTALL_OWNER) $(TOOL) $(DESTDIR)$(SBINDIR)/keyinit-go
-	install -m 0755 $(INSTALL_OWNER) -s $(HELPER) $(DESTDIR)$(HELPER_PATH)
+	install -m 0755 $(INSTALL_OWNER) -s --strip-program=$(STRIP) $(HELPER) $(DESTDIR)$(HELPER_PATH)
 	install -m 0644 $(INSTALL_OWNER) doc/keyinit-go.8 $(DESTDIR)$(MANDIR)/man8/keyinit-go.8
 
 uninstall:
@@ -248,7 +293,6 @@ SOURCE_DATE_EPOCH := $(shell find '$(CURDIR)' -path '$(CURDIR)/build' -prune -o 
 endif
 export SOURCE_DATE_EPOCH
 VERSION  ?= 0.1.0
-DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
 DEB      := build/pam-keyinit-go_$(VERSION)_$(DEB_ARCH).deb
 DEB_ROOT := build/deb-root
 DEB_DOC  := $(DEB_ROOT)/usr/share/doc/pam-keyinit-go
@@ -296,6 +340,7 @@ RPM_LICENCE := $(CURDIR)/LICENSE
 rpm: $(MODULE) $(CORE) $(TOOL) $(HELPER)
 	rm -rf $(RPM_TOP)
 	mkdir -p $(RPM_TOP)/BUILD
-	rpmbuild -bb --nodeps --define '_topdir $(RPM_TOP)' --define 'srcdir $(CURDIR)' \
+	rpmbuild -bb --nodeps --target $(RPM_ARCH) --define '__strip $(STRIP)' --define '__objdump $(OBJDUMP)' \
+	    --define '_topdir $(RPM_TOP)' --define 'srcdir $(CURDIR)' \
 	    --define 'version $(VERSION)' --define 'licence $(RPM_LICENCE)' packaging/pam-keyinit-go.spec
 	rpmlint -c packaging/rpmlint.toml $(RPM_TOP)/RPMS/*/*.rpm

@@ -26,6 +26,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -103,18 +104,87 @@ int kig_core_abi(void)
 /* --- starting the runtime ----------------------------------------------- */
 
 /* pam/rt0: the runtime's entry, which the link puts in .init_array instead
- * of the runtime's own, is recognised by its first instruction (48 b8 and
- * this immediate) and started with this value as its third argument. With
- * RT0_SIGTABLE instead, it returns the address of runtime.sigtable. */
+ * of the runtime's own, is started with RT0_MAGIC as its third argument;
+ * with RT0_SIGTABLE instead, it returns the address of runtime.sigtable.
+ * ld.so passes the host's environ there, a pointer, and neither value is
+ * an address environ can have: both are above 2^61, beyond the end of user
+ * space (2^47 on amd64, 2^52 on arm64 and ppc64le, 2^57 on riscv64; s390x
+ * maps above 2^53 only where a mapping asks for it): the callers cannot be
+ * confused. */
 #define RT0_MAGIC 0x2131746f72676b69ULL
 #define RT0_SIGTABLE 0x2132746f72676b69ULL
+
+/* How the entry is recognised among the core's .init_array entries, on each
+ * architecture: the bytes at start_at are its first instruction of its own
+ * (ppc64le's first two set the TOC pointer, and vary with the link), and
+ * the 8 bytes at magic_at are RT0_MAGIC as the machine stores a 64-bit
+ * word. amd64's instruction is the MOVQ whose immediate is the magic, which
+ * the entry compares; elsewhere no instruction holds a 64-bit constant
+ * whole, so the magic is data and the instruction a branch over it. amd64
+ * keeps its form: it has no data among its instructions, and it is the
+ * entry the whole test suite has run on amd64.
+ * test/cross_test.go reads this table: keep one row a line, in this form.
+ *
+ * A new architecture (one where Go supports -buildmode=c-shared) needs:
+ *   - pam/rt0/rt0_ARCH.s: the entry, after rt0_arm64.s (a branch over the
+ *     magic, then the comparisons of the C ABI's third argument register),
+ *     and ARCH taken out of rt0_other.go's build constraint;
+ *   - a row here with the offsets the assembler gave it (go tool objdump,
+ *     or the cross test's failure), and its compiler's macro below;
+ *   - runtime_guard.c: the runtime's signal table must be the one it
+ *     mirrors (sigtab_linux_generic.go);
+ *   - test/sysmon_pin_test.go: the runtime's library entry of the
+ *     architecture in its table (the registers argc and argv arrive in,
+ *     how it starts the runtime's first thread);
+ *   - test/cross_test.go and internal/pamdir: its compiler, ELF machine
+ *     and Debian triplet; the Makefile's ARCH_NAMES: its package names;
+ *   - internal/runtimefloor/floor.h: the floor measured on a machine of
+ *     that architecture (test/floor_test.go), if it differs. */
+struct rt0_shape {
+	const char *goarch;
+	size_t start_at, start_len;
+	unsigned char start[4];
+	size_t magic_at;
+};
+static const struct rt0_shape rt0_shapes[] = {
+	{ "amd64", 0, 2, { 0x48, 0xb8 }, 2 },               /* MOVQ $magic, AX */
+	{ "arm64", 0, 4, { 0x03, 0x00, 0x00, 0x14 }, 4 },   /* B 12(PC) */
+	{ "ppc64le", 8, 4, { 0x0c, 0x00, 0x00, 0x48 }, 12 }, /* after the TOC prologue: BR 12(PC) */
+	{ "s390x", 0, 4, { 0xa7, 0xf4, 0x00, 0x06 }, 4 },   /* BRC 15, 12(PC) */
+	{ "riscv64", 0, 4, { 0x6f, 0x00, 0xc0, 0x00 }, 4 }, /* JAL ZERO, 12(PC) */
+};
+
+#if defined(__x86_64__)
+#define RT0_GOARCH "amd64"
+#elif defined(__aarch64__)
+#define RT0_GOARCH "arm64"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && _CALL_ELF == 2
+#define RT0_GOARCH "ppc64le"
+#elif defined(__s390x__)
+#define RT0_GOARCH "s390x"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define RT0_GOARCH "riscv64"
+#else
+#error "pam/rt0 has no runtime entry for this architecture (see above how one is added)"
+#endif
 
 typedef void *(*rt0_entry)(long argc, char **argv, unsigned long long magic);
 
 struct rt0_search {
 	const void *base;    /* this object's load address */
+	const struct rt0_shape *shape;
 	rt0_entry entry;
 };
+
+static const struct rt0_shape *rt0_shape(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(rt0_shapes) / sizeof(rt0_shapes[0]); i++)
+		if (strcmp(rt0_shapes[i].goarch, RT0_GOARCH) == 0)
+			return &rt0_shapes[i];
+	return NULL;
+}
 
 static int find_rt0(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -137,10 +207,11 @@ static int find_rt0(struct dl_phdr_info *info, size_t size, void *data)
 	}
 	for (i = 0; init != NULL && i < n; i++) {
 		const unsigned char *code = (const unsigned char *)init[i];
-		unsigned long long imm;
+		uint64_t magic;
 
-		memcpy(&imm, code + 2, sizeof(imm));
-		if (code[0] == 0x48 && code[1] == 0xb8 && imm == RT0_MAGIC)
+		memcpy(&magic, code + s->shape->magic_at, sizeof(magic));
+		if (memcmp(code + s->shape->start_at, s->shape->start, s->shape->start_len) == 0 &&
+		    magic == RT0_MAGIC)
 			s->entry = (rt0_entry)init[i];
 	}
 	return 1;
@@ -151,10 +222,10 @@ static int find_rt0(struct dl_phdr_info *info, size_t size, void *data)
  * tells them to unblock some. */
 int kig_core_start(int argc, char **argv)
 {
-	struct rt0_search s = { NULL, NULL };
+	struct rt0_search s = { NULL, rt0_shape(), NULL };
 	Dl_info self;
 
-	if (dladdr((void *)&kig_core_start, &self) == 0)
+	if (s.shape == NULL || dladdr((void *)&kig_core_start, &self) == 0)
 		return 0;
 	s.base = self.dli_fbase;
 	dl_iterate_phdr(find_rt0, &s);

@@ -6,7 +6,9 @@
 // The runtime's settings are the module's, not the caller's: the front starts
 // the runtime with an environment of its own (front/runtime_args.c), which
 // holds GOMAXPROCS=1, GOTRACEBACK=none and GODEBUG=$(CORE_GODEBUG) (Makefile);
-// the link also writes that GODEBUG into runtime.godebugDefault:
+// the link also writes that GODEBUG into runtime.godebugDefault, after the
+// toolchain's own defaults for go.mod's go line, which it would otherwise
+// drop:
 //   - asyncpreemptoff=1: no SIGURG is ever sent to the host's threads;
 //   - containermaxprocs=0, updatemaxprocs=0: no cgroup files kept open and
 //     no goroutine re-reading them; the module runs no parallel work.

@@ -47,6 +47,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "runtime_guard.h"
@@ -87,13 +88,22 @@ int __wrap_sigaction(int sig, const struct sigaction *act, struct sigaction *old
 
 /* runtime.sigTabT, an entry of runtime.sigtable: {flags int32; name string},
  * indexed by signal number; 65 entries (sigtab_linux_generic.go, the table
- * of every Linux architecture but mips). */
+ * of every Linux architecture but mips, whose has 129). A Go string is a
+ * pointer and a length (int), so an entry is 24 bytes on every 64-bit
+ * target, flags first, 4 bytes of padding, in either byte order: flags is
+ * an int32 on both sides. */
+#if defined(__mips__)
+#error "runtime.sigtable is sigtab_linux_mipsx.go's on mips (129 entries): GO_SIGTABLE_LEN and the pin test must follow it"
+#endif
 struct go_sigtab {
 	int32_t flags;
 	const char *name;
 	intptr_t name_len;
 };
-_Static_assert(sizeof(struct go_sigtab) == 3 * sizeof(void *), "runtime.sigTabT's layout");
+_Static_assert(sizeof(struct go_sigtab) == 3 * sizeof(void *) &&
+		       offsetof(struct go_sigtab, name) == sizeof(void *) &&
+		       offsetof(struct go_sigtab, name_len) == 2 * sizeof(void *),
+	       "runtime.sigTabT's layout: {int32; pointer; int}, each field word-aligned");
 
 #define GO_SIGTABLE_LEN 65
 #define GO_SIG_UNBLOCK (1 << 7)  /* runtime._SigUnblock, the 8th flag */

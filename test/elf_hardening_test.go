@@ -179,8 +179,8 @@ func definedDynamic(t *testing.T, f *elf.File) []string {
 // crti.o) do not, so it cannot be in anything linked here.
 func cetProblems(t *testing.T, f *elf.File, entries []string) []string {
 	t.Helper()
-	if runtime.GOARCH != "amd64" {
-		t.Logf("CET checks are for amd64; this is %s", runtime.GOARCH)
+	if runtime.GOARCH != "amd64" || f.Machine != elf.EM_X86_64 {
+		t.Logf("CET checks are for amd64; this is %s, the file %v", runtime.GOARCH, f.Machine)
 		return nil
 	}
 	var problems []string

@@ -2,10 +2,12 @@ package test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +17,20 @@ import (
 // (pam/toolchain_pin_go1.28.go refuses later ones), each with the release
 // this test reads when the toolchain running it is another one.
 var pinnedToolchains = map[string]string{"go1.26": "go1.26.8", "go1.27": "go1.27.3"}
+
+// A toolchain that is not pinned yet is checked ahead of time (doc/
+// development.md, "A new Go release") with the same tests, pointed at it:
+//
+//	KIG_PIN_TOOLCHAIN=go1.28rc1 go test -count=1 ./test/ -run 'Pinned'
+//	KIG_PIN_GOROOT=/path/to/go go test -count=1 ./test/ -run 'Pinned'
+//
+// KIG_PIN_TOOLCHAIN is fetched through GOTOOLCHAIN (the Go module proxy),
+// KIG_PIN_GOROOT is a Go tree on disk (a source checkout will do); with
+// either, only that one is checked.
+const (
+	pinToolchainEnv = "KIG_PIN_TOOLCHAIN"
+	pinGorootEnv    = "KIG_PIN_GOROOT"
+)
 
 // TestSysmonSleepPinnedForEveryToolchain: pam/sysmon_sleep.go writes the
 // runtime's internal forcegcperiod (an int64 of nanoseconds) through a
@@ -43,8 +59,23 @@ func TestSignalTablePinnedForEveryToolchain(t *testing.T) {
 }
 
 // forEachPinnedRuntime runs check on the runtime source of every release
-// in pinnedToolchains, one subtest each.
+// in pinnedToolchains, one subtest each, or only on the one that
+// KIG_PIN_GOROOT or KIG_PIN_TOOLCHAIN names.
 func forEachPinnedRuntime(t *testing.T, check func(t *testing.T, runtimeDir string)) {
+	if root := os.Getenv(pinGorootEnv); root != "" {
+		t.Run(pinGorootEnv, func(t *testing.T) {
+			version, _ := os.ReadFile(filepath.Join(root, "VERSION"))
+			t.Logf("%s=%s: %s", pinGorootEnv, root, strings.SplitN(string(version), "\n", 2)[0])
+			check(t, filepath.Join(root, "src", "runtime"))
+		})
+		return
+	}
+	if toolchain := os.Getenv(pinToolchainEnv); toolchain != "" {
+		t.Run(toolchain, func(t *testing.T) {
+			check(t, filepath.Join(goEnv(t, toolchain, "GOROOT"), "src", "runtime"))
+		})
+		return
+	}
 	current := goEnv(t, "", "GOVERSION")
 	for release, fetch := range pinnedToolchains {
 		t.Run(release, func(t *testing.T) {
@@ -184,11 +215,12 @@ func checkSignalTable(t *testing.T, runtimeDir string) {
 		}
 	}
 
-	// The table of amd64 and arm64: 65 entries, one per signal in order,
-	// 32 and 33 (glibc's) with _SigUnblock.
+	// The table of every architecture pam/rt0 has an entry for (rt0Libs):
+	// 65 entries, one per signal in order, 32 and 33 (glibc's) with
+	// _SigUnblock.
 	generic := read("sigtab_linux_generic.go")
 	if !strings.Contains(generic, "\n//go:build !mips && !mipsle && !mips64 && !mips64le && linux\n") {
-		t.Errorf("sigtab_linux_generic.go's build constraint changed: is it still the table of amd64 and arm64?%s", recheckSigmask)
+		t.Errorf("sigtab_linux_generic.go's build constraint changed: is it still the table of %v?%s", slices.Collect(maps.Keys(rt0Libs)), recheckSigmask)
 	}
 	entry := regexp.MustCompile(`(?m)^\t/\* *(\d+) *\*/ \{([^,]*), "`)
 	entries := entry.FindAllStringSubmatch(generic, -1)
@@ -257,16 +289,10 @@ func checkSignalTable(t *testing.T, runtimeDir string) {
 	// That first thread is made by runtime/cgo's x_cgo_sys_thread_create,
 	// called from the library entry pam/rt0 jumps to (in assembly up to
 	// go1.26, in libInit from go1.27), with the mask of the thread that
-	// calls it (unlike the threads of _cgo_sys_thread_start).
-	asm := read("asm_amd64.s")
-	inAsm := regexp.MustCompile(`(?s)\nTEXT _rt0_amd64_lib\(SB\)[^\n]*\n(\t[^\n]*\n|\n|#[^\n]*\n)*?\tMOVQ\t_cgo_sys_thread_create\(SB\), AX\n`).MatchString(asm)
-	inLibInit := regexp.MustCompile(`(?s)\nTEXT _rt0_amd64_lib\(SB\)[^\n]*\n(\t[^\n]*\n|\n|#[^\n]*\n)*?\tCALL\truntime·libInit\(SB\)\n`).MatchString(asm)
-	if inLibInit {
-		libinit := read("libinit.go")
-		inLibInit = regexp.MustCompile(`(?s)\nfunc libInit\(\) \{\n.*?\tif _cgo_sys_thread_create != nil \{\n[^}]*\tasmcgocall_no_g\(_cgo_sys_thread_create, fn\)\n`).MatchString(libinit)
-	}
-	if !inAsm && !inLibInit {
-		t.Errorf("_rt0_amd64_lib no longer starts the runtime on a thread of _cgo_sys_thread_create's%s", recheckSigmask)
+	// calls it (unlike the threads of _cgo_sys_thread_start). The entry of
+	// every architecture pam/rt0 has one for.
+	for _, goarch := range slices.Sorted(maps.Keys(rt0Libs)) {
+		checkRt0Lib(t, runtimeDir, goarch, rt0Libs[goarch])
 	}
 	cfiles, _ := filepath.Glob(filepath.Join(runtimeDir, "cgo", "*.c"))
 	create := regexp.MustCompile(`(?s)\nx_cgo_sys_thread_create\([^\n]*\) \{\n(.*?)\n\}\n`)
@@ -286,5 +312,80 @@ func checkSignalTable(t *testing.T, runtimeDir string) {
 	if len(bodies) != 1 || strings.Contains(bodies[0], "sigmask") || strings.Contains(bodies[0], "sigprocmask") ||
 		!strings.Contains(bodies[0], "pthread_create(") {
 		t.Errorf("runtime/cgo's x_cgo_sys_thread_create (%d definitions) no longer makes the first thread with the caller's mask: %q%s", len(bodies), bodies, recheckSigmask)
+	}
+}
+
+// rt0Lib is how the runtime's library entry of one architecture takes the
+// call that pam/rt0's entry passes on (a jump, every register as the C
+// caller set it): _rt0_GOARCH_linux_lib, in one of the files linux (the
+// name may be a macro's value there), jumps to lib in asm, which keeps
+// argc and argv from the C ABI's first two argument registers.
+type rt0Lib struct {
+	linux                []string
+	asm, lib, argc, argv string
+}
+
+// rt0Libs: one for each pam/rt0/rt0_GOARCH.s.
+var rt0Libs = map[string]rt0Lib{
+	"amd64":   {[]string{"rt0_linux_amd64.s"}, "asm_amd64.s", "_rt0_amd64_lib", "DI", "SI"},
+	"arm64":   {[]string{"rt0_linux_arm64.s"}, "asm_arm64.s", "_rt0_arm64_lib", "R0", "R1"},
+	"ppc64le": {[]string{"rt0_linux_ppc64le.s", "rt0_linux_ppc64x.s"}, "asm_ppc64x.s", "_rt0_ppc64x_lib", "R3", "R4"}, // ppc64x from go1.27
+	"s390x":   {[]string{"rt0_linux_s390x.s"}, "asm_s390x.s", "_rt0_s390x_lib", "R2", "R3"},
+	"riscv64": {[]string{"rt0_linux_riscv64.s"}, "asm_riscv64.s", "_rt0_riscv64_lib", "A0", "A1"},
+}
+
+// checkRt0Lib: _rt0_GOARCH_linux_lib (rt0_linux_GOARCH.s) goes straight to
+// lib, which saves argc and argv from the C argument registers and starts
+// the runtime's first thread with _cgo_sys_thread_create, in assembly or
+// through libInit.
+func checkRt0Lib(t *testing.T, runtimeDir, goarch string, e rt0Lib) {
+	t.Helper()
+	recheck := "; recheck pam/rt0/rt0_" + goarch + ".s and pam/runtime_guard.c (the first thread's mask) against this release"
+	// body is the code of TEXT name, or of TEXT M where the file says
+	// "#define M name"; "" if no file has it.
+	body := func(files []string, name string) string {
+		t.Helper()
+		for _, file := range files {
+			b, err := os.ReadFile(filepath.Join(runtimeDir, file))
+			if err != nil {
+				continue
+			}
+			names := []string{regexp.QuoteMeta(name)}
+			for _, m := range regexp.MustCompile(`(?m)^#define (\w+)\s+`+regexp.QuoteMeta(name)+`$`).FindAllStringSubmatch(string(b), -1) {
+				names = append(names, m[1])
+			}
+			re := `(?s)\nTEXT (?:` + strings.Join(names, "|") + `)\(SB\)[^\n]*\n(.*?)(\nTEXT |$)`
+			if m := regexp.MustCompile(re).FindStringSubmatch(string(b)); m != nil {
+				return m[1]
+			}
+		}
+		t.Errorf("no TEXT %s(SB) in %v%s", name, files, recheck)
+		return ""
+	}
+	var code []string
+	for _, l := range strings.Split(body(e.linux, "_rt0_"+goarch+"_linux_lib"), "\n") {
+		if l, _, _ = strings.Cut(l, "//"); strings.TrimSpace(l) != "" {
+			code = append(code, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	direct := len(code) == 1 && code[0] == "JMP "+e.lib+"(SB)"
+	viaR1 := len(code) == 2 && code[0] == "MOVD $"+e.lib+"(SB), R1" && code[1] == "BR R1" // s390x
+	if !direct && !viaR1 {
+		t.Errorf("_rt0_%s_linux_lib is %q, no longer a jump to %s%s", goarch, code, e.lib, recheck)
+	}
+	lib := body([]string{e.asm}, e.lib)
+	for reg, what := range map[string]string{e.argc: "argc", e.argv: "argv"} {
+		if !regexp.MustCompile(`\n\tMOV[DQ]?\s+` + reg + `, ` + e.lib + `_` + what + `<>\(SB\)\n`).MatchString(lib) {
+			t.Errorf("%s no longer keeps %s from %s%s", e.lib, what, reg, recheck)
+		}
+	}
+	inAsm := regexp.MustCompile(`\n\tMOV[DQ]?\t_cgo_sys_thread_create\(SB\), `).MatchString(lib)
+	inLibInit := strings.Contains(lib, "runtime·libInit(SB)")
+	if inLibInit {
+		libinit, err := os.ReadFile(filepath.Join(runtimeDir, "libinit.go"))
+		inLibInit = err == nil && regexp.MustCompile(`(?s)\nfunc libInit\(\) \{\n.*?\tif _cgo_sys_thread_create != nil \{\n[^}]*\tasmcgocall_no_g\(_cgo_sys_thread_create, fn\)\n`).Match(libinit)
+	}
+	if !inAsm && !inLibInit {
+		t.Errorf("%s no longer starts the runtime on a thread of _cgo_sys_thread_create's%s", e.lib, recheck)
 	}
 }

@@ -20,6 +20,13 @@ var multiarch = map[string]string{
 	"riscv64": "riscv64-linux-gnu", "mips64le": "mips64el-linux-gnuabi64", "loong64": "loongarch64-linux-gnu",
 }
 
+// Triplet is Debian's multiarch triplet of goarch ("aarch64-linux-gnu" for
+// arm64), which also names its cross compiler (aarch64-linux-gnu-gcc).
+func Triplet(goarch string) (string, bool) {
+	t, ok := multiarch[goarch]
+	return t, ok
+}
+
 // Candidates are the places libpam builds put their modules, the most
 // specific first: Debian's multiarch directories, then Fedora's and the
 // generic ones.

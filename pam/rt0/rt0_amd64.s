@@ -2,8 +2,9 @@
 
 // The magic kig_core_start (../core_entry.c) finds this entry by in the
 // core's .init_array (it is the immediate of the first instruction, whose
-// bytes are 48 b8 imm64), and passes in DX to say "start". ld.so passes the
-// host's environ in DX, a pointer, and no user-space pointer is this
+// bytes are 48 b8 imm64: that file's table of entries, one row for each
+// architecture), and passes in DX to say "start". ld.so passes the host's
+// environ in DX, a pointer, and no user-space pointer is this
 // non-canonical value, nor the next one: the callers cannot be confused.
 #define KIG_RT0_MAGIC $0x2131746f72676b69
 
