@@ -79,6 +79,8 @@ func runMigrate(c *cmdline, args []string) int {
 	if *apply {
 		return applyMigration(plan, as, targets, *dirs.pamDir, *dirs.moduleDir, *stateDir, c.stdout, c.stderr)
 	}
+	// What changes for users: with the diff, which is where it is reviewed.
+	writeUserNote(c.stderr, plan, as, *dirs.pamDir)
 	if left > 0 {
 		return exitFindings
 	}
