@@ -69,7 +69,7 @@ failed; 2 for bad usage, an unknown user or service, or pam_start failing.
 	{
 		name:     "check",
 		run:      runCheck,
-		synopsis: "[--json] [--strict] [--pam-dir DIR] [--module-dir DIR] [--limits FILE] [FILE|SERVICE...]",
+		synopsis: "[--json] [--strict] [--pam-dir DIR] [--module-dir DIR] [--limits FILE] [--state-dir DIR] [FILE|SERVICE...]",
 		summary: `read pam.d files (all of /etc/pam.d by default), following includes, and
         report problems with their pam_keyinit lines as file:line findings`,
 		help: `Reads PAM service files the way libpam does (comments, "\" continuations,
@@ -91,6 +91,12 @@ pam_keyinit_go.so lines and reports, as FILE:LINE: SEVERITY: MESSAGE [CODE]:
                      symbolic links resolved, as the module resolves them
     c-and-go         pam_keyinit.so and pam_keyinit_go.so in one stack
     include, syntax  unreadable includes, include loops, lines libpam rejects
+    authselect-undone
+                     "migrate --apply" selected the authselect profile
+                     custom/keyinit-go (its manifest in --state-dir says so)
+                     and authselect has undone it: another profile is in use,
+                     or authselect's files name pam_keyinit.so again; su and
+                     crond then run pam_keyinit.so again
   warnings
     wrong-stack      in auth (only pam_setcred acts; not when it comes
                      before pam_krb5, as keys-before-session asks), or in
