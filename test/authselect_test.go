@@ -18,17 +18,24 @@ import (
 // and a feature to enable and disable once migrated. 1.7 has sssd and
 // local, 1.2 (RHEL 9) sssd and minimal; with-faillock, with-mkhomedir and
 // with-pwhistory are in all four.
+//
+// With base, profile is a custom profile of the admin's ("custom/site"),
+// made first from base with its PAM templates as links to base's
+// (--symlink-pam): migrate bases its profile on it.
 type authselectCase struct {
 	version, profile string
 	features         []string
 	toggle           string
+	base             string
 }
 
 var authselectCases = []authselectCase{
-	{"1.7.1", "sssd", []string{"with-faillock", "with-mkhomedir"}, "with-pwhistory"},
-	{"1.7.1", "local", []string{"with-mkhomedir"}, "with-faillock"},
-	{"1.2.6", "sssd", []string{"with-faillock", "with-mkhomedir"}, "with-pwhistory"},
-	{"1.2.6", "minimal", []string{"with-pwhistory"}, "with-faillock"},
+	{"1.7.1", "sssd", []string{"with-faillock", "with-mkhomedir"}, "with-pwhistory", ""},
+	{"1.7.1", "local", []string{"with-mkhomedir"}, "with-faillock", ""},
+	{"1.2.6", "sssd", []string{"with-faillock", "with-mkhomedir"}, "with-pwhistory", ""},
+	{"1.2.6", "minimal", []string{"with-pwhistory"}, "with-faillock", ""},
+	{"1.7.1", "custom/site", []string{"with-faillock"}, "with-mkhomedir", "local"},
+	{"1.2.6", "custom/site", []string{"with-mkhomedir"}, "with-faillock", "sssd"},
 }
 
 // authselectTree is a stock Fedora/RHEL PAM directory managed by a real
@@ -56,6 +63,9 @@ func newAuthselectTree(t *testing.T, c authselectCase) *authselectTree {
 		if !slices.Contains([]string{"system-auth", "password-auth", "postlogin"}, e.Name()) {
 			harness.CopyFile(t, filepath.Join(fixtures, e.Name()), filepath.Join(a.PamDir(), e.Name()), 0o644)
 		}
+	}
+	if c.base != "" {
+		a.MustRun(t, "create-profile", strings.TrimPrefix(c.profile, "custom/"), "--base-on", c.base, "--symlink-pam")
 	}
 	a.MustRun(t, append([]string{"select", c.profile, "--force", "--nobackup", "--quiet"}, c.features...)...)
 

@@ -149,19 +149,21 @@ func TestMigrateAuthselectKilledAtEachStep(t *testing.T) {
 	harness.RequireRoot(t)
 	a := harness.BuildAuthselect(t, "1.2.6")
 	t.Setenv("PATH", filepath.Join(a.Prefix, "bin")+":"+os.Getenv("PATH"))
-	fresh := func() {
+	// Each select dates authselect 1.2's files: the state to get back to is
+	// the one of each fresh tree.
+	fresh := func() map[string]string {
 		a.Reset(t)
 		a.MustRun(t, "select", "sssd", "with-mkhomedir", "--force", "--nobackup", "--quiet")
+		return authselectState(t, a)
 	}
-	fresh()
-	original := authselectState(t, a)
+	original := fresh()
 	current := func() string { return strings.Join(strings.Fields(a.MustRun(t, "current", "--raw")), " ") }
 	apply := func(state string) []string {
 		return append([]string{"--apply", "--pam-dir", a.PamDir(), "--state-dir", state}, migrateModuleFlags...)
 	}
 	steps := 0
 	for n := 1; ; n++ {
-		fresh()
+		original = fresh()
 		state := filepath.Join(t.TempDir(), "state")
 		killed, at := killedMigrate(t, n, apply(state)...)
 		if !killed {
@@ -182,7 +184,7 @@ func TestMigrateAuthselectKilledAtEachStep(t *testing.T) {
 		}
 		sameSnapshot(t, at+", then --revert", authselectState(t, a), original)
 
-		fresh()
+		original = fresh()
 		state = filepath.Join(t.TempDir(), "state")
 		if killed, _ := killedMigrate(t, n, apply(state)...); !killed {
 			t.Fatalf("the second run was not killed at step %d", n)

@@ -89,9 +89,10 @@ func AuthselectVendorDir(t testing.TB) string {
 // test alone: they are put back so at the end, even if the test fails, and
 // a lock keeps other tests out of the prefix meanwhile.
 //
-// The build (about a minute) is cached in build/authselect-VERSION, keyed
-// by the tarball's sha256 and the prefix: a rerun costs nothing; a new
-// tarball, or a clone moved elsewhere, builds again. It needs the tarball
+// The build (about a minute) is cached in build/authselect-VERSION (in
+// /var/tmp for a clone whose path has blanks or quotes, which configure
+// cannot take), keyed by the tarball's sha256 and the prefix: a rerun
+// costs nothing; a new tarball, or a clone moved elsewhere, builds again. It needs the tarball
 // and the build tools (make deps installs them): without them the test is
 // skipped, or fails under CI.
 func BuildAuthselect(t testing.TB, version string) *Authselect {
@@ -107,6 +108,12 @@ func BuildAuthselect(t testing.TB, version string) *Authselect {
 		}
 	}
 	cache := filepath.Join(RepoRoot(t), "build", "authselect-"+version)
+	if strings.Trim(cache, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.+-") != "" {
+		// configure and make cannot take a prefix with blanks or quotes:
+		// a place of this clone's own outside it.
+		h := sha256.Sum256([]byte(RepoRoot(t)))
+		cache = filepath.Join("/var/tmp", "pam_keyinit_go-authselect-"+hex.EncodeToString(h[:8]), "authselect-"+version)
+	}
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		t.Fatal(err)
 	}
