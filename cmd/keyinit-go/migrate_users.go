@@ -83,7 +83,7 @@ func writeUserNote(w io.Writer, plan []migration, as *authselectPlan, pamDir str
 	for _, m := range plan {
 		after[m.path] = m.after
 	}
-	if as != nil {
+	if as != nil && as.err == nil { // else authselect's files stay as they are
 		for _, m := range as.files {
 			after[m.path] = m.after
 		}
