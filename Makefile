@@ -62,8 +62,11 @@ SECUREDIR := $(shell GOARCH= GOOS= $(GO) run ./internal/pamdir/pam-module-dir $(
 endif
 
 # Debian packages the build, the tests and the demo use.
+# The last line builds authselect 1.7.1 and 1.2.6 (Fedora's and RHEL's) from
+# ../shared/vendor for the migrate tests (test/harness/authselect.go).
 DEB_DEPS := gcc make patch strace libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps man-db groff-base lintian rpm rpmlint \
-            krb5-kdc krb5-admin-server krb5-user libpam-krb5
+            krb5-kdc krb5-admin-server krb5-user libpam-krb5 \
+            autoconf automake libtool pkg-config libpopt-dev libselinux1-dev gettext autopoint
 # The cross builds of test/cross_test.go: a compiler and C library for each
 # other architecture of ARCH_NAMES (packages of this machine's, no foreign
 # dpkg architecture: the test links against a stub of libpam's symbols),

@@ -18,6 +18,7 @@ func runCheck(c *cmdline, args []string) int {
 		"the system PAM module `DIR` for relative module names (default: found by looking for pam_permit.so)")
 	limitsFile := c.flags.String("limits", limitsconf.DefaultFile,
 		"pam_limits.so's main `FILE` for its lines without conf=; the limits.d directory beside it is read too")
+	stateDir := c.flags.String("state-dir", defaultStateDir, stateDirHelp)
 	pos, code, ok := c.parse(args, nil)
 	if !ok {
 		return code
@@ -29,6 +30,7 @@ func runCheck(c *cmdline, args []string) int {
 
 	limits := &limitsconf.Loader{Main: *limitsFile, ReadFile: os.ReadFile, Glob: filepath.Glob}
 	rep := checkAll(targets, *dirs.pamDir, *dirs.moduleDir, limits, os.ReadFile)
+	rep.addFindings(authselectUndone(*stateDir, *dirs.pamDir))
 
 	printReport(c.stdout, *jsonOut, &rep)
 	if rep.Errors > 0 || *strict && rep.Warnings > 0 {

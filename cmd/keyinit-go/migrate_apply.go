@@ -22,7 +22,10 @@ import (
 // file is renamed over, and each file is renamed only if it is still what
 // was read. A later --apply settles pending entries (settle) and --revert
 // undoes whatever was done.
-func applyMigration(plan []migration, targets []checkTarget, pamDir, moduleDir, stateDir string, stdout, stderr io.Writer) int {
+//
+// The authselect part (as, nil if none) goes first: its failure stops
+// before any file is written (migrate_authselect_apply.go).
+func applyMigration(plan []migration, as *authselectPlan, targets []checkTarget, pamDir, moduleDir, stateDir string, stdout, stderr io.Writer) int {
 	refuse := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "keyinit-go migrate: refusing to apply: "+format+"\n", a...)
 		return exitFindings
@@ -40,11 +43,18 @@ func applyMigration(plan []migration, targets []checkTarget, pamDir, moduleDir, 
 	if err != nil {
 		return refuse("%v", err)
 	}
-	entries, code := checkApply(changes, targets, pamDir, realPamDir, moduleDir, stdout, refuse)
+	var predicted []migration
+	if as != nil {
+		predicted = as.files
+		if as.err != nil && !errors.Is(as.err, errCustomExists) {
+			return refuse("%v", as.err)
+		}
+	}
+	entries, code := checkApply(changes, predicted, targets, pamDir, realPamDir, moduleDir, stdout, refuse)
 	if code != exitOK {
 		return code
 	}
-	st, err := openState(stateDir, len(changes) > 0)
+	st, err := openState(stateDir, len(changes) > 0 || as != nil)
 	if err != nil {
 		return refuse("%v", err)
 	}
@@ -61,16 +71,39 @@ func applyMigration(plan []migration, targets []checkTarget, pamDir, moduleDir, 
 	if err := st.settle(stdout); err != nil {
 		return refuse("cannot finish the interrupted migration recorded in %s: %v", st.dir, err)
 	}
-	if len(changes) == 0 {
+	if undone, err := st.settleAuthselect(stdout); err != nil {
+		return refuse("cannot finish the interrupted migration recorded in %s: %v", st.dir, err)
+	} else if undone && as != nil {
+		as = replanAuthselect(as, pamDir)
+	}
+	if len(changes) == 0 && as == nil {
 		fmt.Fprintln(stdout, "nothing to migrate: no pam_keyinit.so line that can be changed")
 		return exitOK
 	}
-	if len(st.man.Files) > 0 && st.man.PamDir != realPamDir {
+	if !st.man.empty() && st.man.PamDir != realPamDir {
 		return refuse("the manifest %s records a migration of %s: revert it first, or pass another --state-dir", manifestPath(st.dir), st.man.PamDir)
+	}
+	if as != nil && st.man.Authselect != nil {
+		return refuse("the manifest %s records that authselect was asked to select %s, and %s name pam_keyinit.so again: authselect has undone the switch; "+
+			"run \"keyinit-go migrate --revert\" first, then migrate again", manifestPath(st.dir), st.man.Authselect.Custom, authselectNames(as))
+	}
+	if as != nil && as.err != nil {
+		return refuse("%v", as.err)
 	}
 	for _, m := range changes {
 		if st.man.find(m.path) >= 0 {
 			return refuse("%s was migrated before and names pam_keyinit.so again: run \"keyinit-go migrate --revert\" first", m.path)
+		}
+	}
+
+	if as != nil {
+		if err := st.applyAuthselect(as, realPamDir, stdout); err != nil {
+			fmt.Fprintf(stderr, "keyinit-go migrate: authselect: %v\n", err)
+			return exitUsage
+		}
+		if len(changes) == 0 {
+			fmt.Fprintf(stdout, "migrated %s through authselect (%s selected); manifest in %s; \"keyinit-go migrate --revert\" undoes it\n", authselectNames(as), authselectCustom, st.dir)
+			return exitOK
 		}
 	}
 
@@ -120,14 +153,20 @@ func applyMigration(plan []migration, targets []checkTarget, pamDir, moduleDir, 
 		fmt.Fprintf(stdout, "migrated %d of %d file(s); originals and manifest in %s; \"keyinit-go migrate --revert\" undoes it\n", len(replaced), len(changes), st.dir)
 		return exitFindings
 	}
-	fmt.Fprintf(stdout, "migrated %d file(s); originals and manifest in %s; \"keyinit-go migrate --revert\" undoes it\n", len(changes), st.dir)
+	via := ""
+	if as != nil {
+		via = fmt.Sprintf(", and %s through authselect (%s selected)", authselectNames(as), authselectCustom)
+	}
+	fmt.Fprintf(stdout, "migrated %d file(s)%s; originals and manifest in %s; \"keyinit-go migrate --revert\" undoes it\n", len(changes), via, st.dir)
 	return exitOK
 }
 
 // checkApply is every refusal that needs no state: the module, the result,
 // the files. It returns the manifest entries of the changes, pending.
-func checkApply(changes []migration, targets []checkTarget, pamDir, realPamDir, moduleDir string, stdout io.Writer, refuse func(string, ...any) int) ([]manifestFile, int) {
-	if len(changes) == 0 {
+// predicted are authselect's files as its select will write them: "check"
+// of the result reads them so.
+func checkApply(changes, predicted []migration, targets []checkTarget, pamDir, realPamDir, moduleDir string, stdout io.Writer, refuse func(string, ...any) int) ([]manifestFile, int) {
+	if len(changes) == 0 && len(predicted) == 0 {
 		return nil, exitOK
 	}
 	if missing := missingModuleFiles(moduleDir); len(missing) > 0 {
@@ -138,7 +177,7 @@ func checkApply(changes []migration, targets []checkTarget, pamDir, realPamDir, 
 		return nil, refuse("a root host would not load the Go core in %s, where libpam loads modules from: %v; give it the owner and mode the package installs",
 			moduleDir, err)
 	}
-	if rep := checkResult(changes, targets, pamDir, moduleDir); rep.Errors > 0 {
+	if rep := checkResult(append(append([]migration(nil), changes...), predicted...), targets, pamDir, moduleDir); rep.Errors > 0 {
 		fmt.Fprintln(stdout, "keyinit-go check of the result:")
 		rep.writeText(stdout)
 		return nil, refuse("\"keyinit-go check\" of the result finds %d error(s) (listed above): fix them, then apply", rep.Errors)

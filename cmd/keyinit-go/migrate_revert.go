@@ -52,7 +52,7 @@ func runRevert(stateDir string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyinit-go migrate: refusing to revert: %v\n", err)
 		return exitFindings
 	}
-	if st == nil || len(st.man.Files) == 0 {
+	if st == nil || st.man.empty() {
 		if st != nil {
 			st.close()
 		}
@@ -60,6 +60,14 @@ func runRevert(stateDir string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	defer st.close()
+	authselectLeft := false
+	if st.man.Authselect != nil {
+		if st.undoAuthselect(stdout, stderr) {
+			st.man.Authselect = nil
+		} else {
+			authselectLeft = true
+		}
+	}
 	var left []manifestFile
 	reverted := 0
 	for _, f := range st.man.Files {
@@ -77,7 +85,10 @@ func runRevert(stateDir string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "reverted %d file(s), %d left alone\n", reverted, len(left))
-	if len(left) > 0 {
+	if authselectLeft {
+		fmt.Fprintln(stdout, "what authselect was asked to do is left as it is (see above)")
+	}
+	if len(left) > 0 || authselectLeft {
 		return exitFindings
 	}
 	return exitOK

@@ -43,8 +43,8 @@ func addSetcredLines(plan []migration, targets []checkTarget, pamDir string) {
 	var order []svcTarget
 	for _, t := range targets {
 		p, err := filepath.Abs(realPath(t.file))
-		if err != nil || byPath[p] == nil {
-			continue
+		if err != nil || byPath[p] == nil || byPath[p].authselect {
+			continue // authselect's files: the services that include them get the line
 		}
 		order = append(order, svcTarget{t: t, path: p})
 	}

@@ -29,6 +29,10 @@ import (
 	"pam_keyinit_go/internal/trust"
 )
 
+// defaultStateDir is migrate's state directory (--state-dir), which check
+// reads too.
+const defaultStateDir = "/var/lib/keyinit-go"
+
 // manifest is STATE/manifest.json. Each file's bytes before and after are
 // kept in STATE/files/, named by the sha256 of its path.
 type manifest struct {
@@ -37,6 +41,9 @@ type manifest struct {
 	// only place --revert writes to.
 	PamDir string         `json:"pam_dir"`
 	Files  []manifestFile `json:"files"`
+	// Authselect is what --apply asked authselect to do, when it owns
+	// files of PamDir (migrate_authselect_apply.go).
+	Authselect *manifestAuthselect `json:"authselect,omitempty"`
 }
 
 type manifestFile struct {
@@ -54,7 +61,9 @@ type manifestFile struct {
 	Ino     uint64 `json:"ino,omitempty"`
 }
 
-const manifestVersion = 2
+// manifestVersion 3 added Authselect: a keyinit-go that reads only 2 would
+// drop it. Version 2 manifests are read as they are.
+const manifestVersion = 3
 
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
@@ -183,10 +192,14 @@ func (st *state) load(rule trust.Rule) error {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return fmt.Errorf("%s: %v", p, err)
 	}
-	if m.Version != manifestVersion {
+	if m.Version != manifestVersion && m.Version != 2 {
 		return fmt.Errorf("%s: version %d; this keyinit-go reads version %d", p, m.Version, manifestVersion)
 	}
-	for _, f := range m.Files {
+	kept := m.Files
+	if m.Authselect != nil {
+		kept = append(append([]manifestFile(nil), kept...), m.Authselect.keptFiles()...)
+	}
+	for _, f := range kept {
 		for _, ext := range []string{".orig", ".new"} {
 			k := keptFile(st.dir, f.Path, ext)
 			if _, err := os.Lstat(k); err == nil {
@@ -196,6 +209,7 @@ func (st *state) load(rule trust.Rule) error {
 			}
 		}
 	}
+	m.Version = manifestVersion
 	st.man = m
 	return nil
 }
@@ -203,7 +217,7 @@ func (st *state) load(rule trust.Rule) error {
 // save writes the manifest atomically, or removes it (and the kept files)
 // when it records nothing.
 func (st *state) save() error {
-	if len(st.man.Files) == 0 {
+	if st.man.empty() {
 		if err := os.RemoveAll(filepath.Join(st.dir, "files")); err != nil {
 			return err
 		}
@@ -229,6 +243,9 @@ func (st *state) keep(mg migration) error {
 	}
 	return writeNew(keptFile(st.dir, mg.path, ".new"), mg.after)
 }
+
+// empty: the manifest records nothing to revert.
+func (m manifest) empty() bool { return len(m.Files) == 0 && m.Authselect == nil }
 
 // forget removes the kept bytes of path.
 func (st *state) forget(path string) {

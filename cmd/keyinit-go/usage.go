@@ -69,7 +69,7 @@ failed; 2 for bad usage, an unknown user or service, or pam_start failing.
 	{
 		name:     "check",
 		run:      runCheck,
-		synopsis: "[--json] [--strict] [--pam-dir DIR] [--module-dir DIR] [--limits FILE] [FILE|SERVICE...]",
+		synopsis: "[--json] [--strict] [--pam-dir DIR] [--module-dir DIR] [--limits FILE] [--state-dir DIR] [FILE|SERVICE...]",
 		summary: `read pam.d files (all of /etc/pam.d by default), following includes, and
         report problems with their pam_keyinit lines as file:line findings`,
 		help: `Reads PAM service files the way libpam does (comments, "\" continuations,
@@ -91,6 +91,12 @@ pam_keyinit_go.so lines and reports, as FILE:LINE: SEVERITY: MESSAGE [CODE]:
                      symbolic links resolved, as the module resolves them
     c-and-go         pam_keyinit.so and pam_keyinit_go.so in one stack
     include, syntax  unreadable includes, include loops, lines libpam rejects
+    authselect-undone
+                     "migrate --apply" selected the authselect profile
+                     custom/keyinit-go (its manifest in --state-dir says so)
+                     and authselect has undone it: another profile is in use,
+                     or authselect's files name pam_keyinit.so again; su and
+                     crond then run pam_keyinit.so again
   warnings
     wrong-stack      in auth (only pam_setcred acts; not when it comes
                      before pam_krb5, as keys-before-session asks), or in
@@ -204,6 +210,27 @@ comments and blanks stay. It reports, and leaves as they are:
     "pam-auth-update --enable keyinit-go", and disable the profile that adds
     pam_keyinit.so).
 With no FILE or SERVICE, every file in --pam-dir that names pam_keyinit.so.
+It also names, on stderr, the services whose session keyring comes from a
+line without force (su, sudo, runuser, crond on Fedora): pam_keyinit.so left
+them the keyring the process had (the caller's); pam_keyinit_go.so keeps it
+only if it is the user's (or the user is root), else gives the user a new
+keyring of their own.
+
+The files authselect writes (Fedora's and RHEL's system-auth, password-auth,
+...: links into /etc/authselect, beside authselect.conf) are never changed,
+since authselect writes them again at each select, apply-changes,
+enable-feature and disable-feature. Migrate asks authselect instead (the one
+in PATH, which must manage them), and the diff shows how, in comment lines,
+then the change of the new profile's templates:
+  authselect create-profile keyinit-go --base-on PROFILE
+  (the pam_keyinit.so lines of its PAM templates switched, nothing else)
+  authselect select custom/keyinit-go FEATURES...
+with the profile and features in use. --apply refuses when "authselect
+check" fails, when a file is not what the profile makes (edited by hand),
+or when custom/keyinit-go exists. --revert selects the profile of before
+again (with the features in use), puts back the bytes of authselect's files
+and removes custom/keyinit-go. "check" reports authselect-undone when
+authselect has selected another profile since.
 
 --setcred-line (off by default) also adds the line
   auth       optional     pam_keyinit_go.so force revoke
