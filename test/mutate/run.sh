@@ -30,10 +30,20 @@ tar --exclude=./.git -cf - . | tar -C "$work/base" -xf -
 
 # What the commands in mutants.txt may use: unit (keyinit's tests and fuzz
 # seeds, or the command in $UNIT) and it REGEX (rebuild, then the
-# integration tests whose names match).
+# integration tests whose names match). It rebuilds what 'make test' builds
+# for them: the module, the test programs, the front without a core
+# (build/test/nogo, the plain keyinit in C, which the differential test
+# runs every scenario through), and, only for the tests that load it (a
+# second Go build), the module whose core panics (build/test/panic).
 export UNIT=${UNIT:-"$GO test -count=1 ./keyinit/"}
 unit() { eval "$UNIT"; }
-it() { make -s all test-programs GO="$GO" && "$GO" test -count=1 -p 1 ./test/ -run "$1"; }
+it() {
+	local targets=(all test-programs build/test/nogo/pam_keyinit_go.so)
+	if grep -ho '^func Test[A-Za-z0-9_]*' /dev/null $(grep -l 'test/panic/' test/*_test.go) | cut -c6- | grep -qE "$1"; then
+		targets+=(build/test/panic/pam_keyinit_go.so build/test/panic/pam_keyinit_go/core.so)
+	fi
+	make -s "${targets[@]}" GO="$GO" && "$GO" test -count=1 -p 1 ./test/ -run "$1"
+}
 export -f unit it
 
 if [ "${GREMLINS:-1}" != 0 ]; then
@@ -92,14 +102,14 @@ while IFS=$'\t' read -r name file orig repl cmd; do
 	survived) survived=$((survived + 1)) ;;
 	*) other=$((other + 1)) ;;
 	esac
-	line=$(printf '%-28s %-24s %-16s %4ds' "$name" "$file" "$result" $((SECONDS - start)))
+	line=$(printf '%-28s %-26s %-16s %4ds' "$name" "$file" "$result" $((SECONDS - start)))
 	echo "$line"
 	results+=("$line")
 done <"$list"
 
 echo
 echo "== summary"
-printf '%-28s %-24s %-16s %5s\n' mutant file result time
+printf '%-28s %-26s %-16s %5s\n' mutant file result time
 printf '%s\n' "${results[@]}"
 echo "killed $killed, survived $survived, not run or not applicable $other"
 [ "$survived" = 0 ]
