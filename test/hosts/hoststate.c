@@ -24,11 +24,11 @@
  * signal.
  * With HOSTSTATE_PROMPT=1 the module's pam_get_user asks the conversation for
  * the user, which prints the signal mask it runs with.
- * It also counts the syslog lines written (the module's, the Go core's
- * included) and prints each signal mask they were written with.
  * plus the PAM codes, the session keyring seen inside the session, whether
  * the Go core got loaded, and, in auth mode, whether unshare(CLONE_NEWUSER)
- * still works (a multi-threaded process cannot).
+ * still works (a multi-threaded process cannot). It also counts the syslog
+ * lines written (the module's, the Go core's included) and prints each
+ * signal mask they were written with.
  */
 #undef _FORTIFY_SOURCE  /* this file defines syslog itself (below) */
 #define _GNU_SOURCE
