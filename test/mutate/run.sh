@@ -9,7 +9,9 @@
 #    directory (never to this tree), then its command runs there. A mutant
 #    is "killed" if the command fails, "survived" if it passes. A command
 #    that already fails on the unmutated copy kills nothing: its mutants are
-#    reported "baseline fails"; a mutant that does not build, "not viable".
+#    reported "baseline fails"; a mutant that does not build, "not viable";
+#    one whose command runs out of time (MUTANT_TIMEOUT, 1200 s), "timed
+#    out", which needs a look rather than a count.
 #    MUTANTS=regex runs only the matching names; UNIT=command replaces the
 #    unit-test command (e.g. only the fuzz seeds).
 set -uo pipefail
@@ -42,7 +44,10 @@ it() {
 	if grep -ho '^func Test[A-Za-z0-9_]*' /dev/null $(grep -l 'test/panic/' test/*_test.go) | cut -c6- | grep -qE "$1"; then
 		targets+=(build/test/panic/pam_keyinit_go.so build/test/panic/pam_keyinit_go/core.so)
 	fi
-	make -s "${targets[@]}" GO="$GO" && "$GO" test -count=1 -p 1 ./test/ -run "$1"
+	# No deadline of go test's own (10 minutes): the matrix alone takes
+	# about that, after waiting for the machine's test lock (test/harness)
+	# if another run holds it; run_cmd's MUTANT_TIMEOUT bounds the command.
+	make -s "${targets[@]}" GO="$GO" && "$GO" test -count=1 -p 1 -timeout 0 ./test/ -run "$1"
 }
 export -f unit it
 
@@ -56,7 +61,8 @@ if [ "${GREMLINS:-1}" != 0 ]; then
 	rm -rf "$work/gremlins"
 fi
 
-# run_cmd DIR COMMAND: the command's exit status, its output in DIR/.mutate.log.
+# run_cmd DIR COMMAND: the command's exit status, its output in DIR/.mutate.log;
+# 124 if it ran out of time (MUTANT_TIMEOUT seconds).
 run_cmd() {
 	(cd "$1" && timeout "${MUTANT_TIMEOUT:-1200}" bash -c "$2") >"$1/.mutate.log" 2>&1
 }
@@ -91,10 +97,13 @@ while IFS=$'\t' read -r name file orig repl cmd; do
 			result="not viable"  # does not build: proves nothing about the tests
 		elif [ "${baseline[$cmd]}" = fail ]; then
 			result="baseline fails"
-		elif run_cmd "$work/m" "$cmd"; then
-			result=survived
 		else
-			result=killed
+			run_cmd "$work/m" "$cmd"
+			case $? in
+			0) result=survived ;;
+			124) result="timed out" ;;  # a hang, or a wait for the test lock: look, do not count it
+			*) result=killed ;;
+			esac
 		fi
 	fi
 	case $result in
