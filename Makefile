@@ -220,8 +220,10 @@ endif
 
 # Mutation testing (test/mutate/run.sh): gremlins on keyinit/, then the
 # curated mutants of test/mutate/mutants.txt, each in a temporary copy of
-# the tree. Slow and not in CI; the C-side mutants need root.
-mutate: $(MODULE) $(CORE) test-programs
+# the tree. Slow and not in CI; the C-side mutants need root. Everything
+# their tests load is built here first, so that each copy rebuilds only
+# what its mutant touches.
+mutate: all test-programs $(PANIC_MODULE) $(PANIC_CORE) $(NOGO_MODULE)
 	GO=$(GO) test/mutate/run.sh
 
 test: deps $(MODULE) $(CORE) $(TOOL) $(HELPER) test-programs $(PANIC_MODULE) $(PANIC_CORE) $(NOGO_MODULE)

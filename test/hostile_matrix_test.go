@@ -336,3 +336,47 @@ func TestHostileFloorRowsOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileNprocOfAnUnprivilegedHost: RLIMIT_NPROC stops the runtime's
+// threads only in a host with no root uid and neither CAP_SYS_RESOURCE nor
+// CAP_SYS_ADMIN, which the matrix's root hosts are not: here a PAM host run
+// by the user itself. Under a limit the host has reached already, the front
+// must not start the runtime, which would end the host when it cannot make
+// its threads: the plain keyinit in C makes the keyring, with one
+// LOG_WARNING line naming the limit. Without the limit the Go core makes
+// it, with nothing to say.
+func TestHostileNprocOfAnUnprivilegedHost(t *testing.T) {
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		harness.Lacks(t, "setpriv (util-linux)")
+	}
+	u := harness.TempUser(t)
+	logs := harness.Log(t)
+	// The user must be able to reach the module, wherever the checkout is.
+	svc := harness.SystemService(t, "session required "+harness.WorldReadableModule(t, harness.Module(t))+" force revoke\n")
+	asUser := []string{"setpriv", "--reuid=" + strconv.Itoa(int(u.UID)), "--regid=" + strconv.Itoa(int(u.GID)), "--clear-groups"}
+	for _, tc := range []struct {
+		name  string
+		limit []string
+	}{
+		{"no limit", nil},
+		{"RLIMIT_NPROC 1", []string{"prlimit", "--nproc=1:1", "--"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs.Collect()
+			args := append(append(append([]string{}, asUser...), tc.limit...), "pamtester", svc.Name, u.Name, "open_session", "close_session")
+			out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("pamtester as %s: %v: %s", u.Name, err, out)
+			}
+			lines := faultLines(logs.Collect(), "pam_keyinit_go", svc.Name)
+			if tc.limit == nil {
+				if len(lines) != 0 {
+					t.Errorf("log lines %q; want none: the Go core makes the keyring", faultTexts(lines))
+				}
+				return
+			}
+			faultOneLine(t, lines, logWarning, "made session keyring ", fmt.Sprintf(" for uid %d", u.UID), plainKeyinitSays,
+				"could not make the ", "(RLIMIT_NPROC, now 1;")
+		})
+	}
+}

@@ -152,12 +152,18 @@ func TestHostSshdSetcredInPostAuthChild(t *testing.T) {
 // sshd's post-auth child re-establishes credentials the parent settled
 // without making a keyring: root, under a host with a session keyring of its
 // own and no force, keeps it. The child must answer success from C, as
-// pam_keyinit.so does when it decides the same again there.
+// pam_keyinit.so does when it decides the same again there, from the state
+// its handle settled: silently, without running the plain keyinit again.
 func TestHostSshdChildAfterParentKeptKeyring(t *testing.T) {
 	svc := harness.SystemService(t, fmt.Sprintf(
 		"auth required pam_permit.so\nauth required %s revoke\nsession required %s revoke\n",
 		harness.Module(t), harness.Module(t)))
+	logs := harness.Log(t)
+	logs.Collect()
 	got := runHostUnder(t, []string{"keyctl", "session", "-"}, "sshd", svc.Name, "root")
+	if lines := harness.Matching(logs.Collect(), plainKeyinitSays); len(lines) != 0 {
+		t.Errorf("the post-auth child ran the plain keyinit in C: %v; want it to answer from its handle's settled state, silently", lines)
+	}
 	expect(t, got, harness.User{}, map[string]string{
 		"parent setcred establish":        "0",
 		"parent open":                     "0",

@@ -100,9 +100,11 @@ func (st hostState) threads(t *testing.T, when string) int {
 	return n
 }
 
+// hostStateService has the module with debug, so that the Go core writes
+// syslog lines too.
 func hostStateService(t *testing.T) harness.Service {
 	return harness.SystemService(t, "auth required pam_permit.so\naccount required pam_permit.so\n"+
-		"session required "+harness.Module(t)+" force revoke\n")
+		"session required "+harness.Module(t)+" force revoke debug\n")
 }
 
 // TestHostStateKeptAfterSession: signal dispositions and flags, the
@@ -154,6 +156,15 @@ func TestHostStateKeptAfterSession(t *testing.T) {
 			}
 			if st.stderr != "" {
 				t.Errorf("the host's stderr got %q", st.stderr)
+			}
+			// The syslog lines, the Go core's included, were written with
+			// the host's own signal mask, as without the module, not with
+			// the one Go code runs with: a stuck /dev/log holds up none of
+			// the host's signals (pam/shims.c).
+			if st.results["syslog calls"] == "0" || st.results["syslog calls"] == "" {
+				t.Errorf("hoststate saw no syslog line; with debug the module writes some")
+			} else if len(st.before["sigmask"]) != 1 || st.results["syslog sigmasks"] != st.before["sigmask"][0] {
+				t.Errorf("syslog lines were written with signal masks %q; the host's is %q", st.results["syslog sigmasks"], st.before["sigmask"])
 			}
 			// The module's pam_get_user ran the host's conversation: with
 			// the host's own signal mask, not the one Go code runs with.

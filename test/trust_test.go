@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"pam_keyinit_go/test/harness"
@@ -53,15 +54,19 @@ func TestUntrustedCoreRefused(t *testing.T) {
 	}
 
 	// A setuid-root host that dropped only its effective ids for now is
-	// still root in its saved uid: it checks too.
-	t.Run("effective uid dropped, saved uid 0", func(t *testing.T) {
+	// still root in its saved uid: it checks too, even with every
+	// capability dropped as well (its saved uid can make it root again).
+	t.Run("effective uid dropped, saved uid 0, no capabilities", func(t *testing.T) {
 		front := harness.WorldReadableModule(t, harness.Module(t))
 		if err := os.Chown(filepath.Join(filepath.Dir(front), "pam_keyinit_go", "core.so"), 65534, 65534); err != nil {
 			t.Fatal(err)
 		}
 		svc := harness.SystemService(t, "session required "+front+" force revoke\n")
 		logs.Collect()
-		got := runHost(t, "ids", svc.Name, u.Name, "65534,65534,0", "65534,65534,0")
+		got := runHost(t, "ids", svc.Name, u.Name, "65534,65534,0", "65534,65534,0", "no-caps")
+		if f := strings.Fields(got["start ids"]); len(f) < 3 || strings.Trim(strings.Join(f[len(f)-3:], ""), "0") != "" {
+			t.Fatalf("pamhost's starting ids and capabilities %q; want no capability left", got["start ids"])
+		}
 		// The plain keyinit in C then fails as the Go core would: with
 		// euid 65534 the thread may not take the user's gid.
 		if got["open"] != strconv.Itoa(pamSessionErr) {

@@ -3,7 +3,7 @@
  *
  *   pamhost PATTERN SERVICE USER
  *   pamhost threads SERVICE USER1,...,USER8 UID1,...,UID8
- *   pamhost ids SERVICE USER RUID,EUID,SUID RGID,EGID,SGID [drop-dac-override]
+ *   pamhost ids SERVICE USER RUID,EUID,SUID RGID,EGID,SGID [drop-dac-override|no-caps]
  *
  * PATTERN is systemd, sudo-b, sshd, login, early-fork, fork-after-session,
  * pidns-clone, child-close, child-delete, child-nested-close. After USER,
@@ -410,8 +410,10 @@ static void pattern_child(void (*f)(pam_handle_t *), int opens)
 }
 
 /* --- a host that starts with unusual ids or capabilities (set here, while
- * the process is single-threaded): every hook must leave them as they were. */
-static void pattern_ids(const char *uids, const char *gids, int drop_dac_override)
+ * the process is single-threaded): every hook must leave them as they were.
+ * caps: "drop-dac-override" drops CAP_DAC_OVERRIDE from the effective set,
+ * "no-caps" empties every set; NULL keeps what the ids leave. */
+static void pattern_ids(const char *uids, const char *gids, const char *caps)
 {
 	unsigned r, e, su, rg, eg, sg;
 	pam_handle_t *h;
@@ -425,12 +427,19 @@ static void pattern_ids(const char *uids, const char *gids, int drop_dac_overrid
 		say("set ids", "%s", strerror(errno));
 		exit(2);
 	}
-	if (drop_dac_override) {
+	if (caps != NULL) {
 		struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 		struct __user_cap_data_struct cap[2];
 
 		syscall(SYS_capget, &hdr, cap);
-		cap[0].effective &= ~(1u << CAP_DAC_OVERRIDE);
+		if (!strcmp(caps, "no-caps"))
+			memset(cap, 0, sizeof(cap));
+		else if (!strcmp(caps, "drop-dac-override"))
+			cap[0].effective &= ~(1u << CAP_DAC_OVERRIDE);
+		else {
+			fprintf(stderr, "pamhost ids: unknown %s\n", caps);
+			exit(2);
+		}
 		if (syscall(SYS_capset, &hdr, cap) != 0) {
 			say("capset", "%s", strerror(errno));
 			exit(2);
@@ -594,7 +603,7 @@ int main(int argc, char **argv)
 	if (argc < 4) {
 		fprintf(stderr, "usage: pamhost PATTERN SERVICE USER\n"
 				"       pamhost threads SERVICE USER1,...,USER8 UID1,...,UID8\n"
-				"       pamhost ids SERVICE USER RUID,EUID,SUID RGID,EGID,SGID [drop-dac-override]\n");
+				"       pamhost ids SERVICE USER RUID,EUID,SUID RGID,EGID,SGID [drop-dac-override|no-caps]\n");
 		return 2;
 	}
 	service = argv[2];
@@ -621,7 +630,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(argv[1], "child-nested-close"))
 		pattern_child(child_nested_close, 2);
 	else if (!strcmp(argv[1], "ids") && argc >= 6)
-		pattern_ids(argv[4], argv[5], argc == 7 && !strcmp(argv[6], "drop-dac-override"));
+		pattern_ids(argv[4], argv[5], argc == 7 ? argv[6] : NULL);
 	else if (!strcmp(argv[1], "threads") && argc == 5)
 		pattern_threads(argv[3], argv[4]);
 	else {

@@ -9,7 +9,9 @@
 #    directory (never to this tree), then its command runs there. A mutant
 #    is "killed" if the command fails, "survived" if it passes. A command
 #    that already fails on the unmutated copy kills nothing: its mutants are
-#    reported "baseline fails"; a mutant that does not build, "not viable".
+#    reported "baseline fails"; a mutant that does not build, "not viable";
+#    one whose command runs out of time (MUTANT_TIMEOUT, 1200 s), "timed
+#    out", which needs a look rather than a count.
 #    MUTANTS=regex runs only the matching names; UNIT=command replaces the
 #    unit-test command (e.g. only the fuzz seeds).
 set -uo pipefail
@@ -30,10 +32,23 @@ tar --exclude=./.git -cf - . | tar -C "$work/base" -xf -
 
 # What the commands in mutants.txt may use: unit (keyinit's tests and fuzz
 # seeds, or the command in $UNIT) and it REGEX (rebuild, then the
-# integration tests whose names match).
+# integration tests whose names match). It rebuilds what 'make test' builds
+# for them: the module, the test programs, the front without a core
+# (build/test/nogo, the plain keyinit in C, which the differential test
+# runs every scenario through), and, only for the tests that load it (a
+# second Go build), the module whose core panics (build/test/panic).
 export UNIT=${UNIT:-"$GO test -count=1 ./keyinit/"}
 unit() { eval "$UNIT"; }
-it() { make -s all test-programs GO="$GO" && "$GO" test -count=1 -p 1 ./test/ -run "$1"; }
+it() {
+	local targets=(all test-programs build/test/nogo/pam_keyinit_go.so)
+	if grep -ho '^func Test[A-Za-z0-9_]*' /dev/null $(grep -l 'test/panic/' test/*_test.go) | cut -c6- | grep -qE "$1"; then
+		targets+=(build/test/panic/pam_keyinit_go.so build/test/panic/pam_keyinit_go/core.so)
+	fi
+	# No deadline of go test's own (10 minutes): the matrix alone takes
+	# about that, after waiting for the machine's test lock (test/harness)
+	# if another run holds it; run_cmd's MUTANT_TIMEOUT bounds the command.
+	make -s "${targets[@]}" GO="$GO" && "$GO" test -count=1 -p 1 -timeout 0 ./test/ -run "$1"
+}
 export -f unit it
 
 if [ "${GREMLINS:-1}" != 0 ]; then
@@ -46,7 +61,8 @@ if [ "${GREMLINS:-1}" != 0 ]; then
 	rm -rf "$work/gremlins"
 fi
 
-# run_cmd DIR COMMAND: the command's exit status, its output in DIR/.mutate.log.
+# run_cmd DIR COMMAND: the command's exit status, its output in DIR/.mutate.log;
+# 124 if it ran out of time (MUTANT_TIMEOUT seconds).
 run_cmd() {
 	(cd "$1" && timeout "${MUTANT_TIMEOUT:-1200}" bash -c "$2") >"$1/.mutate.log" 2>&1
 }
@@ -81,10 +97,13 @@ while IFS=$'\t' read -r name file orig repl cmd; do
 			result="not viable"  # does not build: proves nothing about the tests
 		elif [ "${baseline[$cmd]}" = fail ]; then
 			result="baseline fails"
-		elif run_cmd "$work/m" "$cmd"; then
-			result=survived
 		else
-			result=killed
+			run_cmd "$work/m" "$cmd"
+			case $? in
+			0) result=survived ;;
+			124) result="timed out" ;;  # a hang, or a wait for the test lock: look, do not count it
+			*) result=killed ;;
+			esac
 		fi
 	fi
 	case $result in
@@ -92,14 +111,14 @@ while IFS=$'\t' read -r name file orig repl cmd; do
 	survived) survived=$((survived + 1)) ;;
 	*) other=$((other + 1)) ;;
 	esac
-	line=$(printf '%-28s %-24s %-16s %4ds' "$name" "$file" "$result" $((SECONDS - start)))
+	line=$(printf '%-28s %-26s %-16s %4ds' "$name" "$file" "$result" $((SECONDS - start)))
 	echo "$line"
 	results+=("$line")
 done <"$list"
 
 echo
 echo "== summary"
-printf '%-28s %-24s %-16s %5s\n' mutant file result time
+printf '%-28s %-26s %-16s %5s\n' mutant file result time
 printf '%s\n' "${results[@]}"
 echo "killed $killed, survived $survived, not run or not applicable $other"
 [ "$survived" = 0 ]
