@@ -47,7 +47,7 @@ endif
 
 # Debian packages the build, the tests and the demo use.
 DEB_DEPS := gcc make patch strace libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps man-db groff-base lintian rpm rpmlint \
-            krb5-kdc krb5-admin-server krb5-user libpam-krb5
+            krb5-kdc krb5-admin-server krb5-user libpam-krb5 checkpolicy
 
 .PHONY: all deps test test-programs fuzz demo bench clean keyinit-go mutate
 all: $(MODULE) $(CORE) $(TOOL) $(HELPER)
