@@ -66,7 +66,7 @@ endif
 # ../shared/vendor for the migrate tests (test/harness/authselect.go).
 DEB_DEPS := gcc make patch strace libpam0g-dev libpam-modules libpam-runtime pamtester keyutils passwd openssh-server openssh-client util-linux procps man-db groff-base lintian rpm rpmlint \
             krb5-kdc krb5-admin-server krb5-user libpam-krb5 \
-            autoconf automake libtool pkg-config libpopt-dev libselinux1-dev gettext autopoint
+            autoconf automake libtool pkg-config libpopt-dev libselinux1-dev gettext autopoint checkpolicy
 # The cross builds of test/cross_test.go: a compiler and C library for each
 # other architecture of ARCH_NAMES (packages of this machine's, no foreign
 # dpkg architecture: the test links against a stub of libpam's symbols),

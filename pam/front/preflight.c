@@ -119,13 +119,15 @@ static int memory_fits(struct kig_why *why, size_t stack)
 	struct rlimit rl;
 
 	if (!can_map(as, PROT_NONE, MAP_NORESERVE)) {
+		unsigned long long mapped = mapped_kib();  /* one read of /proc/self/statm */
+
 		getrlimit(RLIMIT_AS, &rl);
 		kig_why(why,
 			"the address space limit (RLIMIT_AS) of %llu KiB leaves less than the %zu KiB "
 			"the runtime reserves beyond the %llu KiB this process maps: raise it (ulimit -v, "
 			"limits.conf \"as\", LimitAS=) to unlimited or at least %llu KiB",
-			rl.rlim_cur == RLIM_INFINITY ? 0ULL : kib(rl.rlim_cur), as / KIB, mapped_kib(),
-			mapped_kib() + as / KIB + KIG_FLOOR_HOST_KIB);
+			rl.rlim_cur == RLIM_INFINITY ? 0ULL : kib(rl.rlim_cur), as / KIB, mapped,
+			mapped + as / KIB + KIG_FLOOR_HOST_KIB);
 		return 0;
 	}
 	/* A thread's stack as glibc maps it, committed: the kernel's overcommit
