@@ -96,9 +96,6 @@ func TestSELinuxDenialsKeepTheGoCore(t *testing.T) {
 			calls := "sched_getaffinity,sched_setaffinity,sched_getscheduler,sched_setscheduler"
 			return straceDenial(trace, "-e", "trace="+calls, "-e", "inject="+calls+":error=EACCES")
 		}},
-		{"signals to its own threads (process signal)", func(t *testing.T, trace string) []string {
-			return straceDenial(trace, "-e", "trace=tgkill", "-e", "inject=tgkill:error=EACCES")
-		}},
 	}
 	want := fmt.Sprintf("keyring;%d;%d;3f030000;_ses", u.UID, u.GID)
 	for _, row := range rows {
