@@ -71,6 +71,10 @@ var seccompRowCalls = []string{
 	"sched_setaffinity", "sched_getscheduler", "sched_setscheduler", "getcpu", "sched_yield",
 	"getrandom", "rseq", "set_robust_list", "getresuid", "setresuid", "setresgid", "capget",
 	"prlimit64", "keyctl",
+	// clone with CLONE_THREAD only (seccomp_rules.h): how glibc makes a
+	// thread where it does not use clone3 (arm64 up to glibc 2.36, x86_64
+	// before 2.34), and the probe's own child, a fork, does not show.
+	"clone_thread",
 }
 
 var notKilledOn = map[string]bool{"clone": true, "wait4": true, "mmap": true, "munmap": true}
@@ -269,6 +273,14 @@ var worseThanC = map[string]bool{
 
 func checkHostileRun(t *testing.T, row hostileRow, got, ref hostileRun, lines []harness.Entry, u harness.User) {
 	t.Helper()
+	if got.outcome == died && got.report["pam_start"] == nil && ref.outcome == died && ref.report["pam_start"] == nil {
+		// Both hosts died before pam_start returned, before any hook of
+		// either module ran: the condition is below what the host itself
+		// needs on this machine (memory cgroups of 1 MiB with 16 KiB
+		// pages, 2 MiB with 64 KiB, in the arm64 VM stages).
+		t.Logf("the host died before pam_start returned, with either module (%s)", got.detail)
+		return
+	}
 	if got.outcome == died {
 		t.Fatalf("the host died (%s); report %v; fds 0-2: %q; log %q", got.detail, got.report, got.output, faultTexts(lines))
 	}

@@ -17,6 +17,7 @@ var (
 	AddressSpaceKiB = define("KIG_FLOOR_AS_KIB")
 	DataKiB         = define("KIG_FLOOR_DATA_KIB")
 	StackMinKiB     = define("KIG_FLOOR_STACK_MIN_KIB")
+	StackMinPages   = define("KIG_FLOOR_STACK_MIN_PAGES")
 	StackMaxKiB     = define("KIG_FLOOR_STACK_MAX_KIB")
 	Threads         = define("KIG_FLOOR_THREADS")
 	MemoryKiB       = define("KIG_FLOOR_MEMORY_KIB")

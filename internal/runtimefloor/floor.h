@@ -32,8 +32,12 @@
  * started with (2 MiB when it was unlimited), which the runtime's threads
  * get. The runtime started with 16 KiB; libpam itself needs 64. Above the
  * maximum four stacks outgrow what a login host maps (at 64 GiB the kernel
- * refused the mapping here). */
+ * refused the mapping here). And at least KIG_FLOOR_STACK_MIN_PAGES pages:
+ * with 64 KiB pages (arm64, test/vm) a session host under a 64 KiB stack
+ * limit, one page, died of SIGSEGV once in two runs where pam_keyinit.so
+ * lived; 256 KiB, and 64 KiB of 16 KiB pages, always lived. */
 #define KIG_FLOOR_STACK_MIN_KIB 64
+#define KIG_FLOOR_STACK_MIN_PAGES 4
 #define KIG_FLOOR_STACK_MAX_KIB 1048576
 
 /* Threads the runtime makes (tasks, for RLIMIT_NPROC and pids.max): four,
@@ -41,8 +45,12 @@
 #define KIG_FLOOR_THREADS 5
 
 /* Memory a memory cgroup must have left: a start charged up to 3.7 MiB
- * with the core's pages not yet in the page cache, 1.7 MiB with them. */
-#define KIG_FLOOR_MEMORY_KIB 8192
+ * on amd64 with the core's pages not yet in the page cache, 1.7 MiB with
+ * them; on arm64 (test/vm) up to 7.1 MiB with 4 KiB pages, 3.7 MiB with 16
+ * KiB and 12 MiB with 64 KiB pages (8 MiB in 5 starts of 6), where every
+ * page touched costs 64 KiB. One floor for every page size, twice the
+ * largest. */
+#define KIG_FLOOR_MEMORY_KIB 24576
 
 /* For "keyinit-go check" only, which judges an absolute limit in a
  * limits.conf file without a process to look at: what a login host maps of

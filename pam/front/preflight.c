@@ -100,16 +100,22 @@ static size_t thread_stack(void)
 }
 
 /* glibc sizes the stacks of new threads once, from the stack limit the
- * process started with: a limit pam_limits sets later changes nothing. */
+ * process started with: a limit pam_limits sets later changes nothing. The
+ * least is KIG_FLOOR_STACK_MIN_KIB, or KIG_FLOOR_STACK_MIN_PAGES pages
+ * where pages are larger (256 KiB with 64 KiB pages). */
 static int stack_fits(struct kig_why *why, size_t stack)
 {
-	if (stack >= KIG_FLOOR_STACK_MIN_KIB * KIB && stack <= KIG_FLOOR_STACK_MAX_KIB * KIB)
+	size_t min = (size_t)KIG_FLOOR_STACK_MIN_KIB * KIB, page = (size_t)getpagesize();
+
+	if (min < KIG_FLOOR_STACK_MIN_PAGES * page)
+		min = KIG_FLOOR_STACK_MIN_PAGES * page;
+	if (stack >= min && stack <= KIG_FLOOR_STACK_MAX_KIB * KIB)
 		return 1;
 	kig_why(why,
 		"new threads get %zu KiB stacks (glibc sizes them from the stack limit this process "
-		"started with) and the runtime needs between %u and %u KiB: start the service with a "
+		"started with) and the runtime needs between %zu and %u KiB: start the service with a "
 		"stack limit (RLIMIT_STACK: ulimit -s, LimitSTACK=) in that range or unlimited",
-		stack / KIB, KIG_FLOOR_STACK_MIN_KIB, KIG_FLOOR_STACK_MAX_KIB);
+		stack / KIB, min / KIB, KIG_FLOOR_STACK_MAX_KIB);
 	return 0;
 }
 

@@ -19,16 +19,16 @@
  *   cpus             the calling thread's CPU affinity
  *   sched policy     the calling thread's scheduling policy
  *   threads          entries of /proc/self/task
+ * It also prints the PAM codes, the session keyring seen inside the
+ * session, whether the Go core got loaded, and, in auth mode, whether
+ * unshare(CLONE_NEWUSER) still works (a multi-threaded process cannot). It
+ * counts the syslog lines written (the module's, the Go core's included)
+ * and prints each signal mask they were written with.
  * In session mode it also says how many of the other threads (the
  * runtime's) are SCHED_BATCH and held to one CPU, and how many block every
  * signal.
  * With HOSTSTATE_PROMPT=1 the module's pam_get_user asks the conversation for
  * the user, which prints the signal mask it runs with.
- * plus the PAM codes, the session keyring seen inside the session, whether
- * the Go core got loaded, and, in auth mode, whether unshare(CLONE_NEWUSER)
- * still works (a multi-threaded process cannot). It also counts the syslog
- * lines written (the module's, the Go core's included) and prints each
- * signal mask they were written with.
  */
 #undef _FORTIFY_SOURCE  /* this file defines syslog itself (below) */
 #define _GNU_SOURCE

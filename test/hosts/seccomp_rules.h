@@ -1,5 +1,6 @@
 /* Seccomp filters for the test hosts: "CALL=ACTION[,CALL=ACTION...]", where
- * ACTION is ENOSYS, EPERM, EACCES, an errno number, "kill" (the process
+ * CALL is a system call's name, or clone_thread: clone with CLONE_THREAD
+ * in its flags (a thread; a fork is let through), and ACTION is ENOSYS, EPERM, EACCES, an errno number, "kill" (the process
  * is killed, SECCOMP_RET_KILL_PROCESS) or, for a filter installed with a
  * listener, "notify" (the call waits for the listener's supervisor,
  * SECCOMP_RET_USER_NOTIF). Every other call is allowed. Shared by
@@ -62,6 +63,18 @@ static long seccomp_call_nr(const char *name)
 	return -1;
 }
 
+/* Where clone's flags are: its first argument, but on s390x its second;
+ * the low 32 bits of the 64-bit word, which a big-endian machine stores
+ * second. */
+#if defined(__s390x__)
+#define CLONE_FLAGS_AT (offsetof(struct seccomp_data, args[1]) + 4)
+#elif __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define CLONE_FLAGS_AT (offsetof(struct seccomp_data, args[0]) + 4)
+#else
+#define CLONE_FLAGS_AT offsetof(struct seccomp_data, args[0])
+#endif
+#define CLONE_THREAD_FLAG 0x00010000  /* sched.h's CLONE_THREAD */
+
 static unsigned seccomp_action(const char *s)
 {
 	int err;
@@ -83,7 +96,7 @@ static unsigned seccomp_action(const char *s)
  * a message on stderr) on a bad spec or a refused filter. */
 static int install_seccomp_filter(const char *spec, int *listener)
 {
-	struct sock_filter f[3 + 2 * 16 + 2];
+	struct sock_filter f[3 + 5 * 16 + 2];
 	char buf[512], *rule, *save = NULL;
 	size_t n = 0;
 
@@ -100,13 +113,26 @@ static int install_seccomp_filter(const char *spec, int *listener)
 		long nr;
 		unsigned action;
 
-		if (eq == NULL || n + 2 > sizeof(f) / sizeof(f[0]) - 1)
+		int thread;
+
+		if (eq == NULL || n + 5 > sizeof(f) / sizeof(f[0]) - 1)
 			goto bad;
 		*eq = '\0';
-		nr = seccomp_call_nr(rule);
+		thread = strcmp(rule, "clone_thread") == 0;
+		nr = thread ? __NR_clone : seccomp_call_nr(rule);
 		action = seccomp_action(eq + 1);
 		if (nr < 0 || action == 0 || (action == SECCOMP_RET_USER_NOTIF && listener == NULL))
 			goto bad;
+		if (thread) {
+			/* clone, and CLONE_THREAD set: the action; then the call's
+			 * number back for the next rule. */
+			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 4);
+			f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, CLONE_FLAGS_AT);
+			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD_FLAG, 0, 1);
+			f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, action);
+			f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+			continue;
+		}
 		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1);
 		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, action);
 	}

@@ -26,13 +26,15 @@ trap 'rm -rf "$work"' EXIT
 # Integration tests load the module as other users: they must reach it.
 chmod 0755 "$work"
 # The copy: the working tree as it is (build/ included, so make rebuilds only
-# what a mutant touches), without .git, so nothing can reach the repository.
+# what a mutant touches, but for the VM stages' copies), without .git, so
+# nothing can reach the repository.
 mkdir "$work/base"
-tar --exclude=./.git -cf - . | tar -C "$work/base" -xf -
+tar --exclude=./.git --exclude=./build/vm -cf - . | tar -C "$work/base" -xf -
 
 # What the commands in mutants.txt may use: unit (keyinit's tests and fuzz
-# seeds, or the command in $UNIT) and it REGEX (rebuild, then the
-# integration tests whose names match). It rebuilds what 'make test' builds
+# seeds, or the command in $UNIT), it REGEX (rebuild, then the
+# integration tests whose names match) and vm "TestA TestB" (those tests in
+# the arm64 VM). It rebuilds what 'make test' builds
 # for them: the module, the test programs, the front without a core
 # (build/test/nogo, the plain keyinit in C, which the differential test
 # runs every scenario through), and, only for the tests that load it (a
@@ -49,7 +51,13 @@ it() {
 	# if another run holds it; run_cmd's MUTANT_TIMEOUT bounds the command.
 	make -s "${targets[@]}" GO="$GO" && "$GO" test -count=1 -p 1 -timeout 0 ./test/ -run "$1"
 }
-export -f unit it
+# vm "TestA TestB": stage the arm64 VM (test/vm/stage.sh) with only those
+# tests, boot it and check them (the root and kernel come from the cache).
+vm() {
+	KIG_VM_TESTS="$1" test/vm/stage.sh arm64 >/dev/null &&
+		KIG_VM_STAGES=arm64 "$GO" test -tags vmstage -count=1 -timeout 0 -run '^TestVM$' ./test/vm
+}
+export -f unit it vm
 
 if [ "${GREMLINS:-1}" != 0 ]; then
 	echo "== gremlins $GREMLINS_VERSION on keyinit/"

@@ -1,9 +1,10 @@
 //go:build vmstage
 
-// Package vm boots the VM stage ('make test-vm'; not yet part of 'make test':
-// the build tag keeps it out of 'go test ./test/...' until it is). Its
-// test runs no PAM transaction on this machine: it needs neither root nor
-// harness.Main's private namespace and run lock.
+// Package vm boots the VM stages ('make test-vm', which 'make test' runs
+// after the other tests; the build tag keeps it out of 'go test
+// ./test/...', which runs on this machine). Its test runs no PAM
+// transaction here: it needs neither root nor harness.Main's private
+// namespace and run lock.
 package vm
 
 import (
@@ -24,25 +25,23 @@ import (
 	"pam_keyinit_go/test/harness"
 )
 
-// TestVM boots the full-system VM of each foreign architecture of the stage
-// (arm64, and those named in KIG_VM_ARCHES), as test/vm/stage.sh left it in
-// build/vm/ARCH ('make vm-stage'; 'make test-vm', which 'make test' runs,
-// stages and boots): Debian's
-// kernel for ARCH under qemu's emulation, a debootstrapped Debian root with
-// this build for ARCH in it. Inside, test/vm/job.sh opens a pamtester
-// session with pam_keyinit.so and with ours, then runs the Go tests
-// stage.sh chose with the test binary cross-compiled for ARCH. Each must
-// pass: a failure, a skip, a test that did not run or a VM that did not
-// finish in time fails this test. The console is in build/vm/ARCH/console.log.
+// TestVM boots the full-system VM of each stage named in KIG_VM_STAGES
+// (the Makefile's VM_STAGES: arm64 with 4 and 16 KiB pages, and those
+// KIG_VM_STAGES adds), as test/vm/stage.sh left it in build/vm/STAGE
+// ('make vm-stage'): Debian's kernel for the architecture under qemu's
+// emulation, a debootstrapped Debian root with this build for the
+// architecture in it. Inside, test/vm/job.sh opens a pamtester session with
+// pam_keyinit.so and with ours, then runs the Go tests stage.sh chose with
+// the test binary cross-compiled for the architecture. Each must pass: a
+// failure, a skip, a test that did not run or a VM that did not finish in
+// time fails this test. The console is in build/vm/STAGE/console.log.
 func TestVM(t *testing.T) {
-	arches := []string{"arm64"}
-	for _, a := range strings.Fields(os.Getenv("KIG_VM_ARCHES")) {
-		if !slices.Contains(arches, a) {
-			arches = append(arches, a)
-		}
+	stages := strings.Fields(os.Getenv("KIG_VM_STAGES"))
+	if len(stages) == 0 {
+		harness.Lacks(t, "KIG_VM_STAGES, the stages to boot: run 'make test-vm'")
 	}
-	for _, arch := range arches {
-		t.Run(arch, func(t *testing.T) { runVM(t, arch) })
+	for _, stage := range stages {
+		t.Run(stage, func(t *testing.T) { runVM(t, stage) })
 	}
 }
 
@@ -61,16 +60,16 @@ func vmTimeout(t *testing.T) time.Duration {
 
 var innerResult = regexp.MustCompile(`^\s*--- (PASS|FAIL|SKIP): (\S+) \(`)
 
-func runVM(t *testing.T, arch string) {
-	dir := filepath.Join(harness.RepoRoot(t), "build", "vm", arch)
+func runVM(t *testing.T, stage string) {
+	dir := filepath.Join(harness.RepoRoot(t), "build", "vm", stage)
 	read := func(name string) []string {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
-			harness.Lacks(t, "the %s VM stage (%v): 'make vm-stage' makes it (KIG_VM_ARCHES=%q)", arch, err, os.Getenv("KIG_VM_ARCHES"))
+			harness.Lacks(t, "the %s VM stage (%v): 'make vm-stage' makes it", stage, err)
 		}
 		return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") // one a line
 	}
-	args, tests, smokes := read("qemu.args"), read("tests"), read("smokes")
+	args, tests, smokes, pagesize := read("qemu.args"), read("tests"), read("smokes"), read("pagesize")[0]
 	if _, err := exec.LookPath(args[0]); err != nil {
 		harness.Lacks(t, "%s (Debian's qemu-system packages; 'make vm-stage' installs it)", args[0])
 	}
@@ -104,7 +103,9 @@ func runVM(t *testing.T, arch string) {
 	s.Buffer(make([]byte, 1<<20), 1<<20)
 	for s.Scan() {
 		line := strings.TrimRight(s.Text(), "\r")
-		fmt.Fprintln(log, line)
+		// Each line with the wall time since qemu started: what each test
+		// costs under emulation.
+		fmt.Fprintf(log, "[%7.1f] %s\n", time.Since(start).Seconds(), line)
 		// A console may still hold the end of a kernel line that had no
 		// newline (ppc64le's hvc0 does).
 		if i := strings.Index(line, "KIG-VM: "); i > 0 {
@@ -113,6 +114,9 @@ func runVM(t *testing.T, arch string) {
 		switch {
 		case strings.HasPrefix(line, "KIG-VM: begin"):
 			begun, booted = true, time.Since(start)
+			if want := " " + pagesize + "-byte pages"; !strings.HasSuffix(line, want) {
+				t.Errorf("%s: the VM's kernel is not the stage's: %q, want%s", stage, line, want)
+			}
 		case strings.HasPrefix(line, "KIG-VM: exit "):
 			exit, _ = strconv.Atoi(strings.TrimPrefix(line, "KIG-VM: exit "))
 		case line == "KIG-VM: end":
@@ -127,7 +131,7 @@ func runVM(t *testing.T, arch string) {
 		// The guest's own lines, for the log; the kernel's stay in
 		// console.log.
 		if begun && shown < 5000 {
-			t.Logf("%s| %s", arch, line)
+			t.Logf("%s| %s", stage, line)
 			shown++
 		}
 	}
@@ -137,34 +141,34 @@ func runVM(t *testing.T, arch string) {
 	if begun {
 		up = fmt.Sprintf("up in %v", booted.Round(time.Second))
 	}
-	t.Logf("%s VM: %s, finished in %v (console: %s)", arch, up, took, log.Name())
+	t.Logf("%s VM: %s, finished in %v (console: %s)", stage, up, took, log.Name())
 	if ctx.Err() != nil {
-		t.Fatalf("the %s VM did not finish within %v (KIG_VM_TIMEOUT); console in %s", arch, timeout, log.Name())
+		t.Fatalf("the %s VM did not finish within %v (KIG_VM_TIMEOUT); console in %s", stage, timeout, log.Name())
 	}
 	if !begun {
-		t.Fatalf("the %s VM never ran its job (%v); console in %s", arch, waitErr, log.Name())
+		t.Fatalf("the %s VM never ran its job (%v); console in %s", stage, waitErr, log.Name())
 	}
 	if !ended {
-		t.Errorf("the %s VM stopped before its job ended (%v)", arch, waitErr)
+		t.Errorf("the %s VM stopped before its job ended (%v)", stage, waitErr)
 	}
 	for _, name := range smokes {
 		if !smokeOK[name] {
-			t.Errorf("%s: the pamtester session with %s did not succeed", arch, name)
+			t.Errorf("%s: the pamtester session with %s did not succeed", stage, name)
 		}
 	}
 	names := slices.Sorted(maps.Keys(results))
 	for _, name := range names {
 		if r := results[name]; r != "PASS" {
-			t.Errorf("%s: %s: %s inside the VM", arch, name, r)
+			t.Errorf("%s: %s: %s inside the VM", stage, name, r)
 		}
 	}
 	for _, name := range tests {
 		if _, ran := results[name]; !ran {
-			t.Errorf("%s: %s did not run to its end inside the VM", arch, name)
+			t.Errorf("%s: %s did not run to its end inside the VM", stage, name)
 		}
 	}
 	if exit != 0 {
-		t.Errorf("%s: the VM's job exited with %d", arch, exit)
+		t.Errorf("%s: the VM's job exited with %d", stage, exit)
 	}
 	var passed int
 	for _, r := range results {
@@ -172,5 +176,5 @@ func runVM(t *testing.T, arch string) {
 			passed++
 		}
 	}
-	t.Logf("%s: %d tests and subtests passed inside the VM, %d pamtester sessions", arch, passed, len(smokeOK))
+	t.Logf("%s: %d tests and subtests passed inside the VM, %d pamtester sessions", stage, passed, len(smokeOK))
 }
