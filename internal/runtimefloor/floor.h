@@ -46,7 +46,7 @@
 
 /* Memory a memory cgroup must have left: a start charged up to 3.7 MiB
  * on amd64 with the core's pages not yet in the page cache, 1.7 MiB with
- * them; on arm64 (test/vm) up to 7.1 MiB with 4 KiB pages, 3.7 MiB with 16
+ * them; on arm64 (test/vm) up to 9.2 MiB with 4 KiB pages, 3.7 MiB with 16
  * KiB and 12 MiB with 64 KiB pages (8 MiB in 5 starts of 6), where every
  * page touched costs 64 KiB. One floor for every page size, twice the
  * largest. */
