@@ -51,7 +51,7 @@ smp=2
 # it) and the binfmt entry that runs the root's programs here while
 # debootstrap configures them.
 arch=${stage%%-*}
-kernel_suite=$release kernel_build= pagesize=4096
+kernel_suite=$release kernel_build= pagesize=4096 cc_pkg= libc_pkg=
 case $stage in
 arm64 | arm64-16k | arm64-64k)
 	deb=arm64 triplet=aarch64-linux-gnu
@@ -85,7 +85,7 @@ amd64)
 	# control that tells the emulation's effects from the architecture's.
 	deb=amd64 triplet=x86_64-linux-gnu
 	qemu_pkg=qemu-system-x86 qemu=qemu-system-x86_64 machine=(-M q35 -cpu max)
-	console=ttyS0 kernel_pkg=linux-image-cloud-amd64 binfmt= cc_pkg=gcc ;;
+	console=ttyS0 kernel_pkg=linux-image-cloud-amd64 binfmt= cc_pkg=gcc libc_pkg=libc6-dev ;;
 *)
 	echo "stage.sh: no VM stage $stage (arm64, arm64-16k, arm64-64k, ppc64le, s390x, riscv64, amd64)" >&2
 	exit 2 ;;
@@ -95,9 +95,12 @@ say() { echo "vm-stage $stage: $*" >&2; }
 
 # --- tools on this machine ---------------------------------------------------
 # libpam0g-dev only for its headers, which are the same on every
-# architecture: the cross links use the root's own libpam (below).
+# architecture: the cross links use the root's own libpam (below). The
+# cross compiler only recommends its C library's headers and objects
+# (libc6-dev-DEBARCH-cross), and recommends are not installed.
 . "$repo/test/vm/lib.sh"
-install_missing debootstrap qemu-user-static binfmt-support cpio xz-utils libpam0g-dev "$qemu_pkg" "${cc_pkg:-gcc-$triplet}"
+install_missing debootstrap qemu-user-static binfmt-support cpio xz-utils libpam0g-dev "$qemu_pkg" \
+	"${cc_pkg:-gcc-$triplet}" "${libc_pkg:-libc6-dev-$deb-cross}"
 
 # --- the root (cached) ---------------------------------------------------------
 # Inside the VM: Debian's libpam and pam_keyinit.so (the reference the
