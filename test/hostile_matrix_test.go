@@ -207,11 +207,11 @@ func runHostile(t *testing.T, row hostileRow, service, user string) hostileRun {
 // about one start in ten is killed before the host's main runs
 // (whichever module it would load), and a single run would compare that
 // noise.
-func runHostileToMain(t *testing.T, row hostileRow, service, user string) hostileRun {
+func runHostileToMain(t *testing.T, row hostileRow, module, service, user string) hostileRun {
 	t.Helper()
 	run := runHostile(t, row, service, user)
 	for tries := 1; tries < 10 && run.outcome == died && len(run.report) == 0; tries++ {
-		t.Logf("%s: the host died before its main began (%s); again", service, run.detail)
+		t.Logf("with %s: the host died before its main began (%s); again", module, run.detail)
 		run = runHostile(t, row, service, user)
 	}
 	return run
@@ -258,9 +258,9 @@ func TestHostileConditionsMatrix(t *testing.T) {
 	for _, row := range hostileRows() {
 		t.Run(row.name, func(t *testing.T) {
 			logs.Collect()
-			ref := runHostileToMain(t, row, theirs.Name, u.Name)
+			ref := runHostileToMain(t, row, "pam_keyinit.so", theirs.Name, u.Name)
 			logs.Collect()
-			got := runHostileToMain(t, row, ours.Name, u.Name)
+			got := runHostileToMain(t, row, "ours", ours.Name, u.Name)
 			lines := faultLines(logs.Collect(), "pam_keyinit_go", ours.Name)
 			counts["ours"][got.outcome]++
 			counts["pam_keyinit.so"][ref.outcome]++
