@@ -67,7 +67,9 @@ arm64 | arm64-16k | arm64-64k)
 	esac ;;
 ppc64le)
 	deb=ppc64el triplet=powerpc64le-linux-gnu
-	qemu_pkg=qemu-system-ppc qemu=qemu-system-ppc64 machine=(-M pseries -cpu power9)
+	# -vga none: pseries (and q35) add a VGA card by default, whose
+	# ROM is in seabios, which qemu-system-data only recommends.
+	qemu_pkg=qemu-system-ppc qemu=qemu-system-ppc64 machine=(-M pseries -cpu power9 -vga none)
 	# Debian's ppc64el kernels have 64 KiB pages.
 	console=hvc0 kernel_pkg=linux-image-powerpc64le binfmt=qemu-ppc64le pagesize=65536 ;;
 s390x)
@@ -84,7 +86,7 @@ amd64)
 	# This machine's own architecture, emulated like the others: a
 	# control that tells the emulation's effects from the architecture's.
 	deb=amd64 triplet=x86_64-linux-gnu
-	qemu_pkg=qemu-system-x86 qemu=qemu-system-x86_64 machine=(-M q35 -cpu max)
+	qemu_pkg=qemu-system-x86 qemu=qemu-system-x86_64 machine=(-M q35 -cpu max -vga none)
 	console=ttyS0 kernel_pkg=linux-image-cloud-amd64 binfmt= cc_pkg=gcc libc_pkg=libc6-dev ;;
 *)
 	echo "stage.sh: no VM stage $stage (arm64, arm64-16k, arm64-64k, ppc64le, s390x, riscv64, amd64)" >&2
