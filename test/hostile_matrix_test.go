@@ -309,7 +309,7 @@ func checkHostileRun(t *testing.T, row hostileRow, got, ref hostileRun, lines []
 		// either module ran: the condition is below what the host itself
 		// needs on this machine (memory cgroups up to 2 MiB with 64 KiB
 		// pages, in the arm64-64k VM stage; runHostileToMain has already
-		// retried starts that died in exec).
+		// retried starts that a signal killed before main).
 		t.Logf("the host died before pam_start returned, with either module (%s)", got.detail)
 		return
 	}
