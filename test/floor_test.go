@@ -96,12 +96,12 @@ func TestRuntimeFloorStack(t *testing.T) {
 	harness.RequireRoot(t)
 	for _, kib := range []uint64{16, 32, 64, 128, 256, 512, 1024, 8192, 1 << 20, 4 << 20, 16 << 20, 100000000} {
 		ok, why := startsUnder(t, "none", 0, fmt.Sprintf("--stack=%d", kib*1024))
-		inside := kib >= max(runtimefloor.StackMinKiB, runtimefloor.StackMinPages*uint64(os.Getpagesize())/1024) &&
-			kib <= runtimefloor.StackMaxKiB
+		least := runtimefloor.StackLeastKiB(os.Getpagesize())
+		inside := kib >= least && kib <= runtimefloor.StackMaxKiB
 		t.Logf("RLIMIT_STACK %d KiB: started %v %s", kib, ok, why)
 		if inside && !ok {
 			t.Errorf("RLIMIT_STACK %d KiB is within the front's bounds (%d-%d KiB) but the runtime failed: %s",
-				kib, runtimefloor.StackMinKiB, runtimefloor.StackMaxKiB, why)
+				kib, least, runtimefloor.StackMaxKiB, why)
 		}
 	}
 	if ok, why := startsUnder(t, "none", 0, "--stack=unlimited"); !ok {

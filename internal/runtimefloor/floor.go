@@ -32,6 +32,14 @@ func AddressSpaceLimitKiB() uint64 {
 	return HostKiB + AddressSpaceKiB + Threads*DefaultStackKiB
 }
 
+// StackLeastKiB is the least thread stack the front accepts on a machine
+// with pages of pageSize bytes: KIG_FLOOR_STACK_MIN_KIB, or
+// KIG_FLOOR_STACK_MIN_PAGES pages where that is more (stack_fits in
+// pam/front/preflight.c).
+func StackLeastKiB(pageSize int) uint64 {
+	return max(StackMinKiB, StackMinPages*uint64(pageSize)/1024)
+}
+
 // DataLimitKiB is the least absolute data limit under which a login host
 // can start the runtime.
 func DataLimitKiB() uint64 {
